@@ -1,0 +1,3 @@
+"""Milvus Production Labs: the library every lab script uses."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,104 @@
+"""One Settings object, read from MILVUS_LAB_* environment variables and CLI flags.
+
+Everything a lab needs to know about where it runs lives here, so no module hard-codes
+an endpoint, a port or a path.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+from milvus_lab.errors import PrerequisiteError
+
+TARGETS = ("local", "compose", "kube")
+
+
+def find_repo_root(start: Path | None = None) -> Path:
+    """The directory holding pyproject.toml (the repo), else the current directory.
+
+    Runtime state lives in `<repo>/.milvus-lab/` so every lab and the CLI agree on it
+    whatever directory they are started from.
+    """
+    env = os.environ.get("MILVUS_LAB_HOME")
+    if env:
+        return Path(env).resolve()
+    here = (start or Path.cwd()).resolve()
+    for candidate in (here, *here.parents):
+        if (candidate / "pyproject.toml").is_file() and (candidate / "step05_production").is_dir():
+            return candidate
+    package_repo = Path(__file__).resolve().parents[2]
+    if (package_repo / "step05_production").is_dir():
+        return package_repo
+    return here
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where a lab runs and what it talks to. Immutable: derive a changed copy with `with_()`."""
+
+    target: str = "local"
+    repo_root: Path = field(default_factory=find_repo_root)
+    milvus_host: str = "127.0.0.1"
+    milvus_port: int = 19530
+    router_port: int = 8080
+    router_control_port: int = 8081
+    kube_context: str | None = None
+    namespace: str = "milvus-lab"
+    dim: int = 128
+
+    @property
+    def state_dir(self) -> Path:
+        return self.repo_root / ".milvus-lab"
+
+    @property
+    def milvus_uri(self) -> str:
+        return f"http://{self.milvus_host}:{self.milvus_port}"
+
+    @property
+    def router_url(self) -> str:
+        return f"http://127.0.0.1:{self.router_port}"
+
+    @property
+    def router_control_url(self) -> str:
+        return f"http://127.0.0.1:{self.router_control_port}"
+
+    def path(self, *parts: str) -> Path:
+        """A path under `.milvus-lab/`, its parent created."""
+        p = self.state_dir.joinpath(*parts)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        return p
+
+    def with_(self, **changes: object) -> Settings:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> Settings:
+        """Settings from MILVUS_LAB_<FIELD> variables, then explicit (non-None) overrides."""
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            raw = os.environ.get(f"MILVUS_LAB_{f.name.upper()}")
+            if raw is None or f.name == "repo_root":
+                continue
+            values[f.name] = _parse(f.name, raw, f.type)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        settings = cls(**values)  # type: ignore[arg-type]
+        if settings.target not in TARGETS:
+            raise PrerequisiteError(
+                f"unknown target {settings.target!r}",
+                fix=f"use --target one of {', '.join(TARGETS)} (or MILVUS_LAB_TARGET)",
+            )
+        return settings
+
+
+def _parse(name: str, raw: str, type_: object) -> object:
+    if "int" in str(type_):
+        try:
+            return int(raw)
+        except ValueError:
+            raise PrerequisiteError(
+                f"MILVUS_LAB_{name.upper()}={raw!r} is not a number",
+                fix=f"export MILVUS_LAB_{name.upper()}=<integer> or unset it",
+            ) from None
+    return raw
