@@ -75,7 +75,7 @@ V=k8s.io/component-base/version
 K8S_LDFLAGS="-X $V.gitVersion=$K8S_VERSION -X $V.gitMajor=1 -X $V.gitMinor=$minor -X $V.gitTreeState=clean -X $V.buildDate=1970-01-01T00:00:00Z"
 
 build_one etcd go.etcd.io/etcd/server/v3 etcd ""
-build_one kwok sigs.k8s.io/kwok/cmd/kwok kwok "-X sigs.k8s.io/kwok/pkg/consts.Version=$KWOK_VERSION"
+build_one kwok sigs.k8s.io/kwok/cmd/kwok kwok ""
 build_one k8s k8s.io/kubernetes/cmd/kube-apiserver kube-apiserver "$K8S_LDFLAGS"
 build_one k8s k8s.io/kubernetes/cmd/kube-controller-manager kube-controller-manager "$K8S_LDFLAGS"
 build_one k8s k8s.io/kubernetes/cmd/kube-scheduler kube-scheduler "$K8S_LDFLAGS"

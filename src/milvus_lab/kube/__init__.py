@@ -1,0 +1,1 @@
+"""Kubernetes helpers for the labs (DESIGN.md section 7)."""
