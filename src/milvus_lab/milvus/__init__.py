@@ -1,0 +1,1 @@
+"""Milvus itself: the server lifecycle, datasets with ground truth, collections and aliases."""

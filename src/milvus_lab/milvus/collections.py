@@ -1,0 +1,180 @@
+"""Collections for a dataset version: create, insert with progress, index, load, verify.
+
+Idempotent: a complete collection (expected row count, expected index, loaded) is reused;
+a half-built one is reported and rebuilt only when asked (`rebuild=True`), so re-running a
+lab never silently drops data and never serves a partial collection.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pymilvus import DataType, MilvusClient
+
+from milvus_lab.errors import PrerequisiteError
+from milvus_lab.milvus.datasets import Dataset
+from milvus_lab.report import progress
+
+INDEX_TYPES = ("HNSW", "IVF_FLAT", "IVF_SQ8", "FLAT")
+
+
+@dataclass(frozen=True)
+class IndexSpec:
+    """An index and the search parameters that go with it."""
+
+    index_type: str = "HNSW"
+    metric: str = "COSINE"
+    build: dict[str, int] = field(default_factory=lambda: {"M": 16, "efConstruction": 128})
+    search: dict[str, int] = field(default_factory=lambda: {"ef": 64})
+
+    def __post_init__(self) -> None:
+        if self.index_type not in INDEX_TYPES:
+            raise PrerequisiteError(f"unknown index type {self.index_type!r}",
+                                    fix=f"use one of {', '.join(INDEX_TYPES)}")
+
+    @classmethod
+    def hnsw(cls, m: int = 16, ef_construction: int = 128, ef: int = 64, metric: str = "COSINE") -> IndexSpec:
+        return cls("HNSW", metric, {"M": m, "efConstruction": ef_construction}, {"ef": ef})
+
+    @classmethod
+    def ivf(cls, kind: str = "IVF_FLAT", nlist: int = 128, nprobe: int = 8, metric: str = "COSINE") -> IndexSpec:
+        return cls(kind, metric, {"nlist": nlist}, {"nprobe": nprobe})
+
+    @classmethod
+    def flat(cls, metric: str = "COSINE") -> IndexSpec:
+        return cls("FLAT", metric, {}, {})
+
+    def label(self) -> str:
+        params = ",".join(f"{k}={v}" for k, v in self.build.items())
+        return f"{self.index_type}({params})" if params else self.index_type
+
+
+@dataclass
+class CollectionStatus:
+    """What `ensure_collection` found or did."""
+
+    name: str
+    rows: int
+    expected_rows: int
+    index: str
+    reused: bool
+    loaded: bool
+
+    @property
+    def complete(self) -> bool:
+        return self.rows == self.expected_rows and self.loaded
+
+
+def schema(dim: int) -> Any:
+    s = MilvusClient.create_schema(auto_id=False, description="milvus-lab products")
+    s.add_field("id", DataType.INT64, is_primary=True)
+    s.add_field("vector", DataType.FLOAT_VECTOR, dim=dim)
+    s.add_field("category", DataType.VARCHAR, max_length=32)
+    s.add_field("price", DataType.FLOAT)
+    s.add_field("title", DataType.VARCHAR, max_length=128)
+    s.add_field("release", DataType.VARCHAR, max_length=16)
+    return s
+
+
+def index_params(index: IndexSpec) -> Any:
+    params = MilvusClient.prepare_index_params()
+    params.add_index("vector", index_type=index.index_type, metric_type=index.metric,
+                     params=dict(index.build))
+    params.add_index("category", index_type="INVERTED")
+    return params
+
+
+def row_count(client: MilvusClient, name: str) -> int:
+    return int(client.get_collection_stats(name).get("row_count", 0))
+
+
+def current_index(client: MilvusClient, name: str) -> str:
+    """The vector index as a label, e.g. 'HNSW(M=16,efConstruction=128)', or '' when none."""
+    if "vector" not in client.list_indexes(name):
+        return ""
+    info = client.describe_index(name, "vector")
+    kind = info.get("index_type", "")
+    build_keys = {"M", "efConstruction", "nlist"}
+    params = ",".join(f"{k}={info[k]}" for k in ("M", "efConstruction", "nlist") if k in info and k in build_keys)
+    return f"{kind}({params})" if params else kind
+
+
+def is_loaded(client: MilvusClient, name: str) -> bool:
+    return "Loaded" in str(client.get_load_state(name).get("state"))
+
+
+def inspect(client: MilvusClient, name: str, expected_rows: int) -> CollectionStatus | None:
+    if not client.has_collection(name):
+        return None
+    return CollectionStatus(name, row_count(client, name), expected_rows,
+                            current_index(client, name), True, is_loaded(client, name))
+
+
+def ensure_collection(
+    client: MilvusClient,
+    name: str,
+    dataset: Dataset,
+    index: IndexSpec,
+    rebuild: bool = False,
+    batch: int = 2_000,
+    show_progress: bool = True,
+) -> CollectionStatus:
+    """Reuse a complete collection, else build it: create, insert (batched), flush, index, load."""
+    expected = dataset.spec.n
+    found = inspect(client, name, expected)
+    if found is not None:
+        if found.rows == expected and _same_index(found.index, index):
+            if not found.loaded:
+                client.load_collection(name)
+                found.loaded = True
+            return found
+        if not rebuild:
+            raise PrerequisiteError(
+                f"collection {name!r} is in an unexpected state: {found.rows:,} of {expected:,} rows, "
+                f"index {found.index or 'none'} (wanted {index.label()})",
+                fix="re-run with --rebuild to drop and rebuild it (nothing else is touched)",
+            )
+        client.drop_collection(name)
+
+    client.create_collection(name, schema=schema(dataset.spec.dim), index_params=index_params(index),
+                             consistency_level="Strong")
+    with progress() as bar:
+        task = bar.add_task(f"insert {name}", total=expected, visible=show_progress)
+        for start in range(0, expected, batch):
+            stop = min(start + batch, expected)
+            client.insert(name, dataset.rows(start, stop))
+            bar.update(task, completed=stop)
+    client.flush(name)
+    client.load_collection(name)
+    status = CollectionStatus(name, row_count(client, name), expected, current_index(client, name),
+                              False, is_loaded(client, name))
+    if not status.complete:
+        raise PrerequisiteError(
+            f"collection {name!r} has {status.rows:,} rows after insert, expected {expected:,}",
+            fix="re-run with --rebuild; if it persists, check the Milvus log in .milvus-lab/logs/",
+        )
+    return status
+
+
+def _same_index(found: str, wanted: IndexSpec) -> bool:
+    return found.split("(")[0] == wanted.index_type and (
+        "(" not in found or found == wanted.label()
+    )
+
+
+def point_alias(client: MilvusClient, alias: str, collection: str) -> str | None:
+    """Make `alias` point at `collection` atomically; return the collection it pointed at before."""
+    before = alias_target(client, alias)
+    if before is None:
+        client.create_alias(collection, alias)
+    elif before != collection:
+        client.alter_alias(collection, alias)
+    return before
+
+
+def alias_target(client: MilvusClient, alias: str) -> str | None:
+    """The collection an alias points at, or None (asks list_aliases first: no error log)."""
+    if alias not in client.list_aliases().get("aliases", []):
+        return None
+    return client.describe_alias(alias).get("collection_name")

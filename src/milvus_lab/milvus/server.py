@@ -1,0 +1,148 @@
+"""The embedded Milvus: a real `milvus-lite server` gRPC process on 127.0.0.1.
+
+Start it with its data in `.milvus-lab/milvus/`, wait until it answers, reuse a healthy
+one, stop it by pid. Anything in the way (a foreign process on the port, a stale pid
+file, a data dir locked by someone else) is one PrerequisiteError naming the fix.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from milvus_lab import processes
+from milvus_lab.errors import PrerequisiteError
+from milvus_lab.settings import Settings
+
+SERVER_NAME = "milvus-lite"
+
+
+@dataclass(frozen=True)
+class MilvusEndpoint:
+    """Where a Milvus answers and whether we started it in this call."""
+
+    uri: str
+    pid: int | None
+    started_now: bool
+    data_dir: Path | None
+
+
+def data_dir(settings: Settings) -> Path:
+    return settings.state_dir / "milvus" / "data"
+
+
+def answers(uri: str, timeout: float = 2.0) -> bool:
+    """True when a Milvus gRPC endpoint answers a cheap call."""
+    from pymilvus import MilvusClient
+
+    try:
+        client = MilvusClient(uri=uri, timeout=timeout)
+    except Exception:
+        return False
+    try:
+        client.list_collections(timeout=timeout)
+        return True
+    except Exception:
+        return False
+    finally:
+        with contextlib.suppress(Exception):
+            client.close()
+
+
+def _data_dir_holder(path: Path) -> str | None:
+    """Who holds Milvus Lite's advisory lock on the data dir (None when free)."""
+    lock = path / "LOCK"
+    if not lock.exists():
+        return None
+    fd = os.open(lock, os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    except OSError:
+        return _pids_with_open_file(lock) or "another process"
+    finally:
+        os.close(fd)
+
+
+def _pids_with_open_file(path: Path) -> str | None:
+    target = str(path.resolve())
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        with contextlib.suppress(OSError):
+            for fd in (proc / "fd").iterdir():
+                with contextlib.suppress(OSError):
+                    if os.readlink(fd) == target:
+                        found.append(proc.name)
+                        break
+    return f"pid {', '.join(found)}" if found else None
+
+
+def server_argv(settings: Settings) -> list[str]:
+    exe = shutil.which("milvus-lite") or processes.python_argv("-m", "milvus_lite")[0]
+    argv = [exe] if exe.endswith("milvus-lite") else [exe, "-m", "milvus_lite"]
+    return [*argv, "server", "--data-dir", str(data_dir(settings)),
+            "--host", "127.0.0.1", "--port", str(settings.milvus_port)]
+
+
+def ensure_server(settings: Settings, timeout: float = 60.0) -> MilvusEndpoint:
+    """Reuse our healthy server, or start one; refuse anything ambiguous with exit code 2."""
+    port = settings.milvus_port
+    rec = processes.read_record(settings, SERVER_NAME)
+    if rec is not None:
+        if not rec.alive():
+            raise PrerequisiteError(
+                f"stale pid file {processes.record_path(settings, SERVER_NAME)}: "
+                f"Milvus Lite (pid {rec.pid}) is no longer running",
+                fix="`milvus-lab down` clears stale state (your data is kept), then run again",
+            )
+        if rec.port != port:
+            raise PrerequisiteError(
+                f"our Milvus Lite runs on port {rec.port}, but port {port} was asked for",
+                fix=f"`milvus-lab down` first, or set MILVUS_LAB_MILVUS_PORT={rec.port}",
+            )
+        processes.wait_until(rec, lambda: answers(settings.milvus_uri), timeout, "Milvus Lite")
+        return MilvusEndpoint(settings.milvus_uri, rec.pid, False, data_dir(settings))
+
+    if processes.port_in_use(port):
+        raise PrerequisiteError(
+            f"port {port} is in use by a process that is not our Milvus Lite server",
+            fix=f"stop it (`ss -ltnp 'sport = :{port}'` shows who), or use another port: "
+                f"MILVUS_LAB_MILVUS_PORT={port + 1}",
+        )
+    ddir = data_dir(settings)
+    ddir.mkdir(parents=True, exist_ok=True)
+    holder = _data_dir_holder(ddir)
+    if holder:
+        raise PrerequisiteError(
+            f"the Milvus data dir {ddir} is locked by {holder}",
+            fix="stop the other Milvus Lite that uses this directory (`milvus-lab down` if it is ours), "
+                "or point MILVUS_LAB_HOME at another checkout",
+        )
+    rec = processes.start_process(settings, SERVER_NAME, server_argv(settings), port)
+    processes.wait_until(rec, lambda: answers(settings.milvus_uri), timeout, "Milvus Lite")
+    return MilvusEndpoint(settings.milvus_uri, rec.pid, True, ddir)
+
+
+def stop_server(settings: Settings) -> bool:
+    """Stop our server by pid (data kept). True when one was running."""
+    return processes.stop_process(settings, SERVER_NAME, grace=15.0)
+
+
+def wait_for_uri(uri: str, timeout: float = 30.0) -> None:
+    """Wait for an external Milvus (compose/kube) to answer, or say how to start it."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if answers(uri):
+            return
+        time.sleep(0.5)
+    raise PrerequisiteError(
+        f"no Milvus answers at {uri}",
+        fix="start it (`docker compose up -d` for compose, `kind create cluster --config "
+            "kind-config.yaml` + lab 01 for kube), or check MILVUS_LAB_MILVUS_HOST/PORT",
+    )

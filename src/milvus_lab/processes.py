@@ -1,0 +1,196 @@
+"""Background processes we own (Milvus Lite server, API replicas, router), tracked by pid file.
+
+Each process gets `.milvus-lab/run/<name>.json` (pid, port, argv, extra facts) and a log in
+`.milvus-lab/logs/<name>.log`. Stopping only ever signals a pid whose command line still
+matches what we started, so a recycled pid never kills someone else's process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from milvus_lab.errors import PrerequisiteError
+from milvus_lab.settings import Settings
+
+
+@dataclass
+class ProcessRecord:
+    """What we know about one process we started."""
+
+    name: str
+    pid: int
+    port: int
+    argv: list[str]
+    log: str
+    started: float = field(default_factory=time.time)
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def alive(self) -> bool:
+        return pid_matches(self.pid, self.argv)
+
+
+def run_dir(settings: Settings) -> Path:
+    d = settings.state_dir / "run"
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def record_path(settings: Settings, name: str) -> Path:
+    return run_dir(settings) / f"{name}.json"
+
+
+def read_record(settings: Settings, name: str) -> ProcessRecord | None:
+    path = record_path(settings, name)
+    if not path.is_file():
+        return None
+    try:
+        return ProcessRecord(**json.loads(path.read_text()))
+    except (ValueError, TypeError):
+        path.unlink(missing_ok=True)  # a torn write: nothing to stop, nothing to keep
+        return None
+
+
+def list_records(settings: Settings, prefix: str = "") -> list[ProcessRecord]:
+    records = []
+    for path in sorted(run_dir(settings).glob(f"{prefix}*.json")):
+        rec = read_record(settings, path.stem)
+        if rec:
+            records.append(rec)
+    return records
+
+
+def pid_matches(pid: int, argv: list[str]) -> bool:
+    """True when `pid` is alive and runs the command we started (not a recycled pid)."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        try:
+            os.kill(pid, 0)
+        except OSError:
+            return False
+        return True  # no /proc (macOS): trust the pid
+    text = [c.decode(errors="replace") for c in cmdline if c]
+    # the interpreter path may differ (symlinks); compare the arguments after it
+    return bool(text) and text[1:] == argv[1:]
+
+
+def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.settimeout(0.3)
+        return s.connect_ex((host, port)) == 0
+
+
+def free_port() -> int:
+    """A port the kernel says is free now (bind to 0); small race, fine on loopback."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def log_tail(path: str | Path, lines: int = 12) -> str:
+    try:
+        return "\n".join(Path(path).read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def start_process(
+    settings: Settings,
+    name: str,
+    argv: list[str],
+    port: int,
+    env: dict[str, str] | None = None,
+    extra: dict[str, str] | None = None,
+) -> ProcessRecord:
+    """Start `argv` detached (own session, survives the lab), log to a file, write its record."""
+    log = settings.path("logs", f"{name}.log")
+    full_env = {**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"}
+    with open(log, "wb") as out:  # fresh log per start: its tail explains this run
+        proc = subprocess.Popen(
+            argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            env=full_env, start_new_session=True, cwd=settings.repo_root,
+        )
+    rec = ProcessRecord(name=name, pid=proc.pid, port=port, argv=argv, log=str(log), extra=extra or {})
+    tmp = record_path(settings, name).with_suffix(".tmp")
+    tmp.write_text(json.dumps(asdict(rec)))
+    tmp.replace(record_path(settings, name))
+    return rec
+
+
+def wait_until(
+    rec: ProcessRecord, ready: Callable[[], bool], timeout: float, what: str
+) -> None:
+    """Poll `ready()` until true; a process that exits or a timeout raises with its log tail."""
+    deadline = time.monotonic() + timeout
+    delay = 0.05
+    while time.monotonic() < deadline:
+        if not _running(rec.pid):
+            raise PrerequisiteError(
+                f"{what} exited during start-up. Last log lines ({rec.log}):\n{log_tail(rec.log)}",
+                fix=f"read {rec.log}; then `milvus-lab down` and try again",
+            )
+        if ready():
+            return
+        time.sleep(delay)
+        delay = min(delay * 1.5, 0.5)
+    raise PrerequisiteError(
+        f"{what} did not become ready within {timeout:.0f}s. Last log lines:\n{log_tail(rec.log)}",
+        fix=f"read {rec.log}; `milvus-lab down` stops what was started",
+    )
+
+
+def _running(pid: int) -> bool:
+    try:
+        finished, _ = os.waitpid(pid, os.WNOHANG)
+        if finished == pid:
+            return False
+    except ChildProcessError:
+        pass
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    with contextlib.suppress(OSError):
+        if Path(f"/proc/{pid}/stat").read_text().split(") ")[1].startswith("Z"):
+            return False
+    return True
+
+
+def stop_process(settings: Settings, name: str, grace: float = 10.0) -> bool:
+    """SIGTERM (graceful: in-flight requests finish), then SIGKILL after `grace`; drop the record.
+
+    Returns True when a live process was stopped.
+    """
+    rec = read_record(settings, name)
+    if rec is None:
+        return False
+    stopped = False
+    if rec.alive():
+        with contextlib.suppress(OSError):
+            os.killpg(rec.pid, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        while _running(rec.pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if _running(rec.pid):
+            with contextlib.suppress(OSError):
+                os.killpg(rec.pid, signal.SIGKILL)
+            while _running(rec.pid):
+                time.sleep(0.05)
+        stopped = True
+    record_path(settings, name).unlink(missing_ok=True)
+    return stopped
+
+
+def python_argv(*args: str) -> list[str]:
+    """`python -m ...` with the interpreter running us, so venvs are respected."""
+    return [sys.executable, *args]
