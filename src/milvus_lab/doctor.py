@@ -1,0 +1,90 @@
+"""`milvus-lab doctor`: every prerequisite of every target, each with the command that fixes it."""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+
+from milvus_lab import processes
+from milvus_lab.settings import Settings
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    targets: str
+    ok: bool
+    detail: str
+    fix: str
+
+
+def _module(name: str, extra: str = "") -> tuple[bool, str]:
+    found = importlib.util.find_spec(name) is not None
+    return found, "importable" if found else "not installed"
+
+
+def _tool(cmd: str, version_args: list[str]) -> tuple[bool, str]:
+    path = shutil.which(cmd)
+    if not path:
+        return False, "not on PATH"
+    try:
+        out = subprocess.run([path, *version_args], capture_output=True, text=True, timeout=10)
+        first = (out.stdout or out.stderr).strip().splitlines()
+        return True, first[0][:60] if first else path
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return False, f"{path} does not run: {exc}"
+
+
+def _port(settings: Settings, port: int, owner: str) -> tuple[bool, str]:
+    if not processes.port_in_use(port):
+        return True, "free"
+    ours = [r.name for r in processes.list_records(settings) if r.port == port and r.alive()]
+    return (True, f"in use by our {ours[0]}") if ours else (False, "in use by another process")
+
+
+def _kube_context() -> tuple[bool, str]:
+    try:
+        from kubernetes import config
+
+        contexts, current = config.list_kube_config_contexts()
+    except Exception as exc:  # no kubeconfig, or the kube extra is missing
+        return False, f"no kubeconfig ({type(exc).__name__})"
+    names = [c["name"] for c in contexts]
+    if "kind-milvus-lab" in names:
+        return True, "kind-milvus-lab"
+    return False, f"no kind-milvus-lab context (current: {current['name'] if current else 'none'})"
+
+
+def run_checks(settings: Settings) -> list[Check]:
+    checks: list[Check] = []
+    py_ok = sys.version_info >= (3, 10)
+    checks.append(Check("Python >= 3.10", "all", py_ok, sys.version.split()[0],
+                        "install Python 3.10+"))
+    for mod, label in [("pymilvus", "pymilvus"), ("milvus_lite", "milvus-lite"), ("locust", "locust"),
+                       ("fastapi", "fastapi"), ("uvicorn", "uvicorn"), ("matplotlib", "matplotlib")]:
+        ok, detail = _module(mod)
+        checks.append(Check(label, "all", ok, detail, 'pip install -e .'))
+    for mod, label in [("kubernetes", "kubernetes client"), ("kubernetes_validate", "kubernetes-validate")]:
+        ok, detail = _module(mod)
+        checks.append(Check(label, "kube", ok, detail, 'pip install -e ".[kube]"'))
+    for port, owner, env in [(settings.milvus_port, "milvus", "MILVUS_LAB_MILVUS_PORT"),
+                             (settings.router_port, "router", "MILVUS_LAB_ROUTER_PORT"),
+                             (settings.router_control_port, "router control", "MILVUS_LAB_ROUTER_CONTROL_PORT")]:
+        ok, detail = _port(settings, port, owner)
+        checks.append(Check(f"port {port} ({owner})", "local", ok, detail,
+                            f"stop what holds it (`ss -ltnp 'sport = :{port}'`) or set {env}"))
+    for cmd, args, targets, fix in [
+        ("docker", ["--version"], "compose, kube", "install Docker: https://docs.docker.com/get-docker/"),
+        ("kind", ["version"], "kube", "go install sigs.k8s.io/kind@v0.29.0"),
+        ("kubectl", ["version", "--client"], "kube", "https://kubernetes.io/docs/tasks/tools/"),
+        ("helm", ["version", "--short"], "kube (--installer helm)", "https://helm.sh/docs/intro/install/"),
+        ("promtool", ["--version"], "lab 06", "apt-get install prometheus"),
+    ]:
+        ok, detail = _tool(cmd, args)
+        checks.append(Check(cmd, targets, ok, detail, fix))
+    ok, detail = _kube_context()
+    checks.append(Check("kube context", "kube", ok, detail, "kind create cluster --config kind-config.yaml"))
+    return checks

@@ -1,0 +1,41 @@
+"""`compose`: Milvus standalone from docker-compose.yml; API replicas and router stay local."""
+
+from __future__ import annotations
+
+import shutil
+
+from milvus_lab import processes
+from milvus_lab.errors import PrerequisiteError
+from milvus_lab.milvus import server
+from milvus_lab.settings import Settings
+from milvus_lab.targets.local import LocalTarget
+
+
+class ComposeTarget(LocalTarget):
+    """Like local, but Milvus is the real standalone server the user started with Docker."""
+
+    name = "compose"
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+
+    def ensure_milvus(self) -> str:
+        ours = processes.read_record(self.settings, server.SERVER_NAME)
+        if ours is not None and ours.alive():
+            raise PrerequisiteError(
+                f"our Milvus Lite (target local) is running on port {ours.port}, so `compose` "
+                "would test the wrong Milvus",
+                fix="`milvus-lab down`, then `docker compose up -d` and run again",
+            )
+        if not server.answers(self.settings.milvus_uri):
+            if shutil.which("docker") is None:
+                raise PrerequisiteError(
+                    "target compose needs Docker, and `docker` is not on PATH",
+                    fix="install Docker (https://docs.docker.com/get-docker/) or use --target local",
+                )
+            server.wait_for_uri(self.settings.milvus_uri, timeout=5)
+        return self.settings.milvus_uri
+
+    def describe(self) -> dict[str, str]:
+        return {"target": "compose (Milvus standalone from docker-compose.yml)",
+                "milvus": self.settings.milvus_uri, "router": self.settings.router_url}
