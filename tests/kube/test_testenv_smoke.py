@@ -7,6 +7,7 @@ run on KWOK nodes, so nothing here talks to a pod or Service IP: only the API.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -276,8 +277,9 @@ def test_restricted_namespace_rejects_privileged_pod(
     with pytest.raises(ApiException) as rejected:
         core.create_namespaced_pod(ns, privileged)
     assert rejected.value.status == 403
-    assert "violates PodSecurity" in rejected.value.body
-    assert '"restricted:latest"' in rejected.value.body
+    message = json.loads(rejected.value.body)["message"]
+    assert 'violates PodSecurity "restricted:latest"' in message
+    assert "securityContext.privileged=true" in message
 
     compliant = {
         "apiVersion": "v1",

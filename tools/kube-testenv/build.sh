@@ -45,7 +45,10 @@ if [ "${gominor:-0}" -lt 24 ]; then
 fi
 
 export CGO_ENABLED=0
-export GOFLAGS="${GOFLAGS:--p=2} -mod=readonly -trimpath"
+# At most 2 packages compile at once (2 shared cores; ~2 GB peak RSS), unless GOFLAGS says -p.
+goflags="${GOFLAGS:-}"
+case " $goflags " in *" -p="*) ;; *) goflags="$goflags -p=2" ;; esac
+export GOFLAGS="$goflags -mod=readonly -trimpath"
 # Never let the go command fetch a newer toolchain: only the module proxy is reachable.
 export GOTOOLCHAIN=local
 mkdir -p "$OUT/bin"

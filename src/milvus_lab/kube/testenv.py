@@ -157,43 +157,53 @@ def _make_pki(pki: Path) -> None:
             attrs.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, org))
         return x509.Name(attrs)
 
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = name("milvus-lab-testenv-ca")
-    ca = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now)
-        .not_valid_after(until)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
+    def make_ca(stem: str, cn: str) -> tuple[Any, x509.Name]:
+        key = ec.generate_private_key(ec.SECP256R1())
+        subject = name(cn)
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now)
+            .not_valid_after(until)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .add_extension(
+                x509.KeyUsage(
+                    digital_signature=True,
+                    content_commitment=False,
+                    key_encipherment=False,
+                    data_encipherment=False,
+                    key_agreement=False,
+                    key_cert_sign=True,
+                    crl_sign=True,
+                    encipher_only=False,
+                    decipher_only=False,
+                ),
+                critical=True,
+            )
+            .sign(key, hashes.SHA256())
         )
-        .sign(ca_key, hashes.SHA256())
-    )
-    _write(pki / "ca.crt", _pem_cert(ca), 0o644)
-    _write(pki / "ca.key", _pem_key(ca_key))
+        _write(pki / f"{stem}.crt", _pem_cert(cert), 0o644)
+        _write(pki / f"{stem}.key", _pem_key(key))
+        return key, subject
 
-    def issue(stem: str, subject: x509.Name, server: bool) -> None:
+    ca_key, ca_name = make_ca("ca", "milvus-lab-testenv-ca")
+    # The aggregation layer's own CA, as kubeadm does; without it the controller-manager
+    # and scheduler log "missing content for CA bundle requestheader-client-ca-file".
+    proxy_ca_key, proxy_ca_name = make_ca("front-proxy-ca", "milvus-lab-testenv-front-proxy-ca")
+
+    def issue(
+        stem: str, subject: x509.Name, server: bool, signer: tuple[Any, x509.Name] | None = None
+    ) -> None:
+        issuer_key, issuer_name = signer or (ca_key, ca_name)
         key = ec.generate_private_key(ec.SECP256R1())
         usage = ExtendedKeyUsageOID.SERVER_AUTH if server else ExtendedKeyUsageOID.CLIENT_AUTH
         builder = (
             x509.CertificateBuilder()
             .subject_name(subject)
-            .issuer_name(ca_name)
+            .issuer_name(issuer_name)
             .public_key(key.public_key())
             .serial_number(x509.random_serial_number())
             .not_valid_before(now)
@@ -217,7 +227,7 @@ def _make_pki(pki: Path) -> None:
                 ),
                 critical=False,
             )
-        cert = builder.sign(ca_key, hashes.SHA256())
+        cert = builder.sign(issuer_key, hashes.SHA256())
         _write(pki / f"{stem}.crt", _pem_cert(cert), 0o644)
         _write(pki / f"{stem}.key", _pem_key(key))
 
@@ -227,6 +237,7 @@ def _make_pki(pki: Path) -> None:
     # Bootstrap RBAC has roles for these two user names.
     issue("controller-manager", name("system:kube-controller-manager"), server=False)
     issue("scheduler", name("system:kube-scheduler"), server=False)
+    issue("front-proxy-client", name("front-proxy-client"), False, (proxy_ca_key, proxy_ca_name))
 
     sa_key = ec.generate_private_key(ec.SECP256R1())
     _write(pki / "sa.key", _pem_key(sa_key))
@@ -692,6 +703,13 @@ def _apiserver_args(pki: Path, rdir: Path) -> list[str]:
         "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
         f"--service-cluster-ip-range={SERVICE_CIDR}",
         "--authorization-mode=Node,RBAC",
+        f"--requestheader-client-ca-file={pki / 'front-proxy-ca.crt'}",
+        "--requestheader-allowed-names=front-proxy-client",
+        "--requestheader-username-headers=X-Remote-User",
+        "--requestheader-group-headers=X-Remote-Group",
+        "--requestheader-extra-headers-prefix=X-Remote-Extra-",
+        f"--proxy-client-cert-file={pki / 'front-proxy-client.crt'}",
+        f"--proxy-client-key-file={pki / 'front-proxy-client.key'}",
         # PodSecurity, ServiceAccount, NamespaceLifecycle... are on by default.
         "--enable-admission-plugins=NodeRestriction",
         # Privileged pods are allowed by the server so Pod Security Admission decides.
