@@ -51,8 +51,9 @@ def _number(name: str, default: T, kind: Callable[[str], T], low: float, high: f
     except ValueError:
         value = None
     if value is None or not (low <= value <= high):
+        what = "an integer" if kind is int else "a number"
         raise PrerequisiteError(
-            f"{name}={raw!r} is not a {kind.__name__} in [{low:g}, {high:g}]",
+            f"{name}={raw!r} is not {what} in [{low:g}, {high:g}]",
             fix=f"export {name}=<{kind.__name__}> or unset it ({ENV_VARS.get(name, '')})",
         )
     return value

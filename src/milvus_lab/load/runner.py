@@ -65,6 +65,17 @@ def check_reachable(host: str, timeout_s: float = 2.0) -> None:
         ) from None
 
 
+def _traceback_summary(lines: list[str], locustfile: Path) -> str | None:
+    """`ExcType: message` plus where in the locustfile, from a Python traceback in the log."""
+    if not any(ln.startswith("Traceback") for ln in lines):
+        return None
+    last = next((ln for ln in reversed(lines) if ln.strip() and not ln.startswith(" ")), None)
+    if last is None:
+        return None
+    frames = [ln.strip() for ln in lines if ln.strip().startswith(f'File "{locustfile}"')]
+    return f"{last}\n  {frames[-1]}" if frames else last
+
+
 class LocustRun:
     """A running (or finished) Locust subprocess, its files, and the marks made during it."""
 
@@ -125,15 +136,21 @@ class LocustRun:
         raise self._startup_error(f"Locust did not start its test within {timeout_s:.0f}s")
 
     def _startup_error(self, what: str) -> PrerequisiteError:
-        tail = _tail(self.files.log)
-        hint = next((ln[len("error: "):] for ln in reversed(tail.splitlines())
-                     if ln.startswith("error: ")), None)
-        return PrerequisiteError(
-            f"{what}: {hint}" if hint else f"{what}. Last lines of {self.files.log}:\n{tail}",
-            fix=f"read {self.files.log}; try the locustfile by hand: "
-                f"locust -f {self.argv[self.argv.index('-f') + 1]} --host {self.host} "
-                "--headless -u 1 -t 5s",
-        )
+        """The locustfile's own `error: ... / fix: ...` (config.exit_on_error), else the log tail."""
+        lines = _tail(self.files.log, 300).splitlines()
+        tail = "\n".join(lines[-15:])
+        fix = (f"read {self.files.log}; try the locustfile by hand: "
+               f"locust -f {self.argv[self.argv.index('-f') + 1]} --host {self.host} "
+               "--headless -u 1 -t 5s")
+        for i in range(len(lines) - 1, -1, -1):
+            if lines[i].startswith("error: "):
+                after = lines[i + 1].strip() if i + 1 < len(lines) else ""
+                own_fix = after[len("fix: "):] if after.startswith("fix: ") else None
+                return PrerequisiteError(f"{what}: {lines[i][len('error: '):]}", fix=own_fix or fix)
+        crash = _traceback_summary(lines, Path(self.argv[self.argv.index("-f") + 1]))
+        if crash:
+            return PrerequisiteError(f"{what}: {crash}", fix=fix)
+        return PrerequisiteError(f"{what}. Last lines of {self.files.log}:\n{tail}", fix=fix)
 
     def wait(self, timeout_s: float | None = None) -> int:
         """Wait for the run to end by itself (its run time); stop it if that takes too long."""
