@@ -169,7 +169,7 @@ def _warnings(resp: Any) -> list[str]:
     out = []
     for v in values:
         if v:  # `299 - "message"`
-            out.append(v.split(" - ", 1)[-1].strip().strip('"'))
+            out.append(v.split(" - ", 1)[-1].strip().strip('"').replace('\\"', '"'))
     return out
 
 

@@ -93,43 +93,64 @@ def cleanup(
     conn: Any, lab: str, *, namespace: str | None = None, wait: bool = True,
     timeout: float = 180.0, show_progress: bool = True,
 ) -> CleanupResult:
-    """Delete everything labelled `milvus-lab/lab=<lab>` (background propagation), then wait."""
-    from kubernetes.client.rest import ApiException
+    """Delete everything labelled `milvus-lab/lab=<lab>` (background propagation), then wait.
 
+    A namespace goes too when a lab created it (it has a `milvus-lab/lab` label) and no
+    other lab's objects remain in it, whichever lab created it.
+    """
     t0 = time.monotonic()
     result = CleanupResult()
     selector = lab_selector(lab)
-    for r, _labels in find_labelled(conn, selector, namespace):
-        if r.kind == "Namespace":
-            others = _other_labs_in(conn, r.name, lab)
-            if others:
-                result.kept_namespaces[r.name] = f"objects of lab {', '.join(sorted(others))} remain"
-                continue
-        resource = _resource(conn, r.api_version, r.kind)
-        try:
-            conn.dynamic.delete(resource, name=r.name, namespace=r.namespace if resource.namespaced else None,
-                                propagation_policy="Background")
-            result.deleted.append(r)
-        except ApiException as exc:
-            if exc.status != 404:
-                raise
+    touched: set[str] = set()
+    for r, _labels in find_labelled(conn, selector, namespace, KINDS[:-1]):
+        _delete(conn, r, result)
+        if r.namespace:
+            touched.add(r.namespace)
+    gone_namespaces: set[str] = set()
+    for r, labels in find_labelled(conn, lab_selector(None), namespace, KINDS[-1:]):
+        if LAB_LABEL not in labels or (labels[LAB_LABEL] != lab and r.name not in touched):
+            continue
+        others = _other_labs_in(conn, r.name, lab)
+        if others:
+            result.kept_namespaces[r.name] = f"objects of lab {', '.join(sorted(others))} remain"
+            continue
+        _delete(conn, r, result)
+        gone_namespaces.add(r.name)
     if wait and result.deleted:
         wait_until_gone(conn, selector, namespace, timeout=timeout, show_progress=show_progress,
-                        kept=set(result.kept_namespaces))
+                        kept=set(result.kept_namespaces), namespaces=gone_namespaces)
     result.seconds = round(time.monotonic() - t0, 2)
     return result
 
 
+def _delete(conn: Any, r: ObjectRef, result: CleanupResult) -> None:
+    from kubernetes.client.rest import ApiException
+
+    resource = _resource(conn, r.api_version, r.kind)
+    try:
+        conn.dynamic.delete(resource, name=r.name, namespace=r.namespace if resource.namespaced else None,
+                            propagation_policy="Background")
+        result.deleted.append(r)
+    except ApiException as exc:
+        if exc.status != 404:
+            raise
+
+
 def wait_until_gone(
     conn: Any, selector: str, namespace: str | None = None, *, timeout: float = 180.0,
-    show_progress: bool = True, kept: set[str] | None = None,
+    show_progress: bool = True, kept: set[str] | None = None, namespaces: set[str] | None = None,
 ) -> None:
-    """Poll until nothing matching `selector` is left (owned pods included)."""
+    """Poll until nothing matching `selector` is left (owned pods included), nor any of
+    `namespaces` (a namespace another lab labelled)."""
     kept = kept or set()
 
     def remaining() -> list[ObjectRef]:
-        left = find_labelled(conn, selector, namespace, KINDS + OWNED_KINDS)
-        return [r for r, _ in left if not (r.kind == "Namespace" and r.name in kept)]
+        left = [r for r, _ in find_labelled(conn, selector, namespace, KINDS + OWNED_KINDS)
+                if not (r.kind == "Namespace" and r.name in kept)]
+        existing = {r.name for r, _ in find_labelled(conn, lab_selector(None), None, KINDS[-1:])}
+        left += [ObjectRef("v1", "Namespace", n) for n in sorted((namespaces or set()) & existing)
+                 if all(r.name != n or r.kind != "Namespace" for r in left)]
+        return left
 
     deadline = time.monotonic() + timeout
     bar = progress() if show_progress else None

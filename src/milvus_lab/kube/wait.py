@@ -224,7 +224,7 @@ def wait_for_rollout(
                 on_state(state)
             if bar is not None and task is not None:
                 bar.update(task, total=max(state.desired, 1), completed=min(state.ready, state.desired),
-                           description=state.line)
+                           description=f"{kind.lower()}/{name} ready")
             if state.done:
                 return state
             if state.problems:

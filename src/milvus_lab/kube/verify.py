@@ -1,0 +1,221 @@
+"""Verification of a deployed stack: each check reads the cluster back, never our own intent.
+
+Every function returns `Check`s (ok, skipped, or failed with the detail and the kubectl
+command to look for yourself). The lab prints them; the checks in `checks/` call the
+same functions on the learner's objects.
+"""
+
+from __future__ import annotations
+
+import collections
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from milvus_lab.errors import VerificationFailed
+from milvus_lab.kube import manifests as m
+from milvus_lab.kube.apply import to_dict
+from milvus_lab.kube.netpol import Source, ingress_allowed
+from milvus_lab.kube.selector import endpoints
+
+#: Response header naming the replica (pod) that answered; the Deployment sets
+#: MILVUS_LAB_API_REPLICA to the pod name.
+REPLICA_HEADER = "X-Served-By-Replica"
+
+
+@dataclass
+class Check:
+    """One verified fact. `ok=None` means skipped (with the reason in `detail`)."""
+
+    name: str
+    ok: bool | None
+    detail: str = ""
+    kubectl: str = ""
+
+
+@dataclass
+class Verification:
+    checks: list[Check] = field(default_factory=list)
+
+    def add(self, *checks: Check) -> None:
+        self.checks.extend(checks)
+
+    @property
+    def ok(self) -> bool:
+        return all(c.ok is not False for c in self.checks)
+
+    @property
+    def failed(self) -> list[Check]:
+        return [c for c in self.checks if c.ok is False]
+
+    def raise_if_failed(self) -> None:
+        if self.failed:
+            first = self.failed[0]
+            raise VerificationFailed(
+                f"{len(self.failed)} verification(s) failed; first: {first.name}: {first.detail}",
+                fix=first.kubectl or None,
+            )
+
+
+# ---- NetworkPolicy intent (offline) ------------------------------------------------------------
+def netpol_intent_checks(policies: Sequence[Any]) -> list[Check]:
+    """Prove what the policies allow: only the API reaches Milvus gRPC; anyone reaches the API."""
+    api = Source.pod(**{m.NAME_LABEL: m.API_NAME, m.SLOT_LABEL: "blue"})
+    other = Source.pod(**{m.NAME_LABEL: "debug-shell"})
+    milvus = m.milvus_pod_labels()
+    api_pod = m.api_pod_labels("blue")
+    cases: list[tuple[str, bool, bool]] = [
+        ("search-api pod -> Milvus :19530 allowed", True,
+         ingress_allowed(policies, milvus, api, m.MILVUS_GRPC_PORT)),
+        ("other pod -> Milvus :19530 denied", False,
+         ingress_allowed(policies, milvus, other, m.MILVUS_GRPC_PORT)),
+        ("search-api pod -> Milvus :9091 denied", False,
+         ingress_allowed(policies, milvus, api, m.MILVUS_HTTP_PORT)),
+        ("any client -> search-api :8000 allowed", True,
+         ingress_allowed(policies, api_pod, Source.external("203.0.113.7"), m.API_PORT)),
+        ("other pod -> search-api :9999 denied", False,
+         ingress_allowed(policies, api_pod, other, 9999)),
+        ("other pod -> an unlisted pod denied (default deny)", False,
+         ingress_allowed(policies, {m.NAME_LABEL: "something-else"}, other, 80)),
+    ]
+    return [
+        Check(f"NetworkPolicy: {name}", got == want,
+              "as intended" if got == want else f"policies {'allow' if got else 'deny'} it")
+        for name, want, got in cases
+    ]
+
+
+# ---- objects read back from the API server -------------------------------------------------------
+def _poll(fn: Callable[[], Check], timeout: float) -> Check:
+    """Re-run a check until it passes (controllers fill in status a moment later)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        check = fn()
+        if check.ok is not False or time.monotonic() >= deadline:
+            return check
+        time.sleep(0.5)
+
+
+def hpa_check(conn: Any, namespace: str, name: str) -> Check:
+    from kubernetes import client
+
+    kubectl = f"kubectl get hpa {name} -n {namespace}"
+    try:
+        hpa = client.AutoscalingV2Api(conn.api_client).read_namespaced_horizontal_pod_autoscaler(name, namespace)
+    except client.ApiException as exc:
+        return Check("HPA present", False, f"HTTP {exc.status}", kubectl)
+    ref = hpa.spec.scale_target_ref
+    metrics = [mt.resource.name for mt in hpa.spec.metrics or [] if mt.resource]
+    detail = f"{ref.kind}/{ref.name}, {hpa.spec.min_replicas}-{hpa.spec.max_replicas} replicas on {metrics}"
+    active = next((c for c in (hpa.status.conditions or []) if c.type == "ScalingActive"), None)
+    if active is not None and active.status == "False":
+        detail += f"; ScalingActive=False ({active.reason}: no metrics-server? the HPA cannot act yet)"
+    ok = ref.kind == "Deployment" and "cpu" in metrics
+    return Check("HPA present (autoscaling/v2, CPU)", ok, detail, kubectl)
+
+
+def pdb_check(conn: Any, namespace: str, name: str, expected_pods: int, timeout: float = 30.0) -> Check:
+    from kubernetes import client
+
+    kubectl = f"kubectl get pdb {name} -n {namespace}"
+    policy = client.PolicyV1Api(conn.api_client)
+
+    def once() -> Check:
+        try:
+            pdb = policy.read_namespaced_pod_disruption_budget(name, namespace)
+        except client.ApiException as exc:
+            return Check("PDB present and matching pods", False, f"HTTP {exc.status}", kubectl)
+        st = pdb.status
+        if st is None or st.expected_pods is None:
+            return Check("PDB present and matching pods", False, "status not computed yet", kubectl)
+        ok = st.expected_pods == expected_pods and (st.disruptions_allowed or 0) >= 1
+        return Check("PDB present and matching pods", ok,
+                     f"minAvailable={pdb.spec.min_available}, selects {st.expected_pods} pods "
+                     f"(expected {expected_pods}), disruptions allowed {st.disruptions_allowed}", kubectl)
+
+    return _poll(once, timeout)
+
+
+def network_policy_checks(conn: Any, namespace: str, expected: Sequence[str]) -> list[Check]:
+    """The policies exist on the server, and the ones stored there do what we intend."""
+    from kubernetes import client
+
+    stored = client.NetworkingV1Api(conn.api_client).list_namespaced_network_policy(namespace).items
+    names = {p.metadata.name for p in stored}
+    missing = sorted(set(expected) - names)
+    present = Check("NetworkPolicies present", not missing,
+                    f"missing {missing}" if missing else ", ".join(sorted(names)),
+                    f"kubectl get networkpolicy -n {namespace}")
+    return [present, *netpol_intent_checks([to_dict(p) for p in stored])]
+
+
+def service_discovery_checks(conn: Any, namespace: str, milvus_deployed: bool = True) -> list[Check]:
+    """The API finds Milvus by a DNS name that a Service with ready endpoints backs."""
+    from kubernetes import client
+
+    out: list[Check] = []
+    host = m.milvus_service_host(namespace)
+    cm = conn.core.read_namespaced_config_map("search-api-config", namespace)
+    uri = (cm.data or {}).get("MILVUS_LAB_MILVUS_URI", "")
+    out.append(Check("search API finds Milvus by DNS name", host in uri, uri,
+                     f"kubectl get configmap search-api-config -n {namespace} -o yaml"))
+    try:
+        svc = conn.core.read_namespaced_service(m.MILVUS_NAME, namespace)
+    except client.ApiException as exc:
+        out.append(Check(f"Service {m.MILVUS_NAME} exists", False, f"HTTP {exc.status}"))
+        return out
+    eps = [e for e in endpoints(conn, namespace, m.MILVUS_NAME) if e.ready]
+    out.append(Check(
+        f"{host} -> ClusterIP {svc.spec.cluster_ip} -> ready Milvus endpoints",
+        bool(eps) or not milvus_deployed,
+        ", ".join(f"{e.pod} {e.ip}" for e in eps) or "no ready endpoints",
+        f"kubectl get endpointslices -n {namespace} -l kubernetes.io/service-name={m.MILVUS_NAME}",
+    ))
+    return out
+
+
+def api_endpoint_check(conn: Any, namespace: str, service: str, slot: str, replicas: int,
+                       timeout: float = 30.0) -> Check:
+    """The API Service lists exactly the slot's ready pods: the load balancer's backend set."""
+
+    def once() -> Check:
+        ready = [e for e in endpoints(conn, namespace, service) if e.ready]
+        ok = len(ready) == replicas and all(e.slot == slot for e in ready)
+        return Check(f"Service {service} -> {replicas} ready pods of slot {slot}", ok,
+                     ", ".join(e.pod for e in ready) or "none",
+                     f"kubectl get endpointslices -n {namespace} -l kubernetes.io/service-name={service}")
+
+    return _poll(once, timeout)
+
+
+# ---- data plane (kind only) ---------------------------------------------------------------
+def count_replicas(url: str, requests: int, body: dict[str, Any], header: str = REPLICA_HEADER,
+                   timeout: float = 5.0) -> tuple[collections.Counter[str], int]:
+    """Send `requests` searches, each on a new connection (a NodePort balances connections,
+    not requests), and count who answered; return (counts, failures)."""
+    counts: collections.Counter[str] = collections.Counter()
+    failures = 0
+    for _ in range(requests):
+        try:
+            with httpx.Client(timeout=timeout, headers={"Connection": "close"}) as c:
+                resp = c.post(f"{url}/search", json=body)
+        except httpx.HTTPError:
+            failures += 1
+            continue
+        if resp.status_code != 200 or not resp.json().get("hits"):
+            failures += 1
+            continue
+        counts[resp.headers.get(header) or resp.headers.get("X-Served-By", "?")] += 1
+    return counts, failures
+
+
+def load_balancing_check(counts: collections.Counter[str], failures: int, expected: Sequence[str]) -> Check:
+    missing = sorted(set(expected) - set(counts))
+    ok = failures == 0 and not missing
+    detail = ", ".join(f"{k}: {v}" for k, v in sorted(counts.items())) + f"; failed {failures}"
+    if missing:
+        detail += f"; never answered: {missing}"
+    return Check("requests reach every replica", ok, detail)
