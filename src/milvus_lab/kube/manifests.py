@@ -262,35 +262,44 @@ def milvus_statefulset(
 
 
 def milvus_services(
-    namespace: str = NAMESPACE, lab: str = "01", node_ports: NodePorts = NODE_PORTS
+    namespace: str = NAMESPACE, lab: str = "01", node_ports: NodePorts = NODE_PORTS,
+    selector: Mapping[str, str] | None = None, internal: bool = True,
 ) -> list[client.V1Service]:
     """`milvus` (ClusterIP: how pods find Milvus by DNS) and `milvus-external` (NodePort:
-    how the host reaches it through kind's port mappings)."""
-    labels = milvus_pod_labels()
-    internal = client.V1Service(
-        api_version="v1", kind="Service", metadata=_meta(MILVUS_NAME, lab, namespace, **labels),
-        spec=client.V1ServiceSpec(
-            type="ClusterIP", selector=labels,
-            ports=[
-                client.V1ServicePort(name="grpc", port=MILVUS_GRPC_PORT, target_port="grpc"),
-                client.V1ServicePort(name="metrics", port=MILVUS_HTTP_PORT, target_port="metrics"),
-            ],
-        ),
-    )
-    external = client.V1Service(
+    how the host reaches it through kind's port mappings).
+
+    With the Helm chart, the chart owns `milvus`; pass its pod labels as `selector` and
+    `internal=False` to add only the NodePort Service.
+    """
+    labels = dict(selector or milvus_pod_labels())
+    out = []
+    if internal:
+        out.append(client.V1Service(
+            api_version="v1", kind="Service", metadata=_meta(MILVUS_NAME, lab, namespace, **milvus_pod_labels()),
+            spec=client.V1ServiceSpec(
+                type="ClusterIP", selector=labels,
+                ports=[
+                    client.V1ServicePort(name="grpc", port=MILVUS_GRPC_PORT, target_port="grpc"),
+                    client.V1ServicePort(name="metrics", port=MILVUS_HTTP_PORT, target_port="metrics"),
+                ],
+            ),
+        ))
+    grpc_target: int | str = "grpc" if selector is None else MILVUS_GRPC_PORT
+    metrics_target: int | str = "metrics" if selector is None else MILVUS_HTTP_PORT
+    out.append(client.V1Service(
         api_version="v1", kind="Service",
-        metadata=_meta(f"{MILVUS_NAME}-external", lab, namespace, **labels),
+        metadata=_meta(f"{MILVUS_NAME}-external", lab, namespace, **milvus_pod_labels()),
         spec=client.V1ServiceSpec(
             type="NodePort", selector=labels,
             ports=[
-                client.V1ServicePort(name="grpc", port=MILVUS_GRPC_PORT, target_port="grpc",
+                client.V1ServicePort(name="grpc", port=MILVUS_GRPC_PORT, target_port=grpc_target,
                                      node_port=node_ports.milvus_grpc),
-                client.V1ServicePort(name="metrics", port=MILVUS_HTTP_PORT, target_port="metrics",
+                client.V1ServicePort(name="metrics", port=MILVUS_HTTP_PORT, target_port=metrics_target,
                                      node_port=node_ports.milvus_http),
             ],
         ),
-    )
-    return [internal, external]
+    ))
+    return out
 
 
 # ---- the search API ---------------------------------------------------------------------
@@ -544,18 +553,31 @@ def network_policies(
     ]
 
 
-def helm_release_policy(release: str = "milvus", namespace: str = NAMESPACE, lab: str = "01") -> client.V1NetworkPolicy:
-    """With `--installer helm`, Milvus talks to its own etcd and MinIO pods: allow traffic
-    inside the release (same `app.kubernetes.io/instance`), which default-deny would block."""
-    selector = client.V1LabelSelector(match_labels={"app.kubernetes.io/instance": release})
-    return client.V1NetworkPolicy(
-        api_version="networking.k8s.io/v1", kind="NetworkPolicy",
-        metadata=_meta(f"{release}-allow-release", lab, namespace),
-        spec=client.V1NetworkPolicySpec(
-            pod_selector=selector, policy_types=["Ingress"],
-            ingress=[client.V1NetworkPolicyIngressRule(_from=[client.V1NetworkPolicyPeer(pod_selector=selector)])],
-        ),
-    )
+#: Pod labels of the Helm chart's Milvus standalone pod (release `milvus`).
+HELM_MILVUS_SELECTOR = {NAME_LABEL: MILVUS_NAME, "app.kubernetes.io/instance": "milvus", "component": "standalone"}
+
+
+def helm_release_policies(release: str = "milvus", namespace: str = NAMESPACE, lab: str = "01") -> list[client.V1NetworkPolicy]:
+    """With `--installer helm`, Milvus talks to the release's own etcd and MinIO pods, which
+    default-deny would block: allow exactly that (etcd 2379, MinIO 9000) from Milvus."""
+    from_milvus = [client.V1NetworkPolicyPeer(pod_selector=client.V1LabelSelector(
+        match_labels={NAME_LABEL: MILVUS_NAME, "app.kubernetes.io/instance": release}))]
+    targets = {
+        f"{release}-allow-etcd": ({NAME_LABEL: "etcd", "app.kubernetes.io/instance": release}, 2379),
+        f"{release}-allow-minio": ({"app": "minio", "release": release}, 9000),
+    }
+    return [
+        client.V1NetworkPolicy(
+            api_version="networking.k8s.io/v1", kind="NetworkPolicy",
+            metadata=_meta(name, lab, namespace),
+            spec=client.V1NetworkPolicySpec(
+                pod_selector=client.V1LabelSelector(match_labels=labels), policy_types=["Ingress"],
+                ingress=[client.V1NetworkPolicyIngressRule(
+                    _from=from_milvus, ports=[client.V1NetworkPolicyPort(protocol="TCP", port=port)])],
+            ),
+        )
+        for name, (labels, port) in targets.items()
+    ]
 
 
 def static_persistent_volume(
@@ -629,6 +651,9 @@ def stack(
         objs += [milvus_config_map(ns, lab),
                  *milvus_services(ns, lab, o.node_ports),
                  milvus_statefulset(ns, lab, o.milvus_image, o.storage)]
+    else:  # the Helm chart installs Milvus; we add the host's way in and its traffic rules
+        objs += [*milvus_services(ns, lab, o.node_ports, selector=HELM_MILVUS_SELECTOR, internal=False),
+                 *helm_release_policies("milvus", ns, lab)]
     objs += [
         search_api_config_map(ns, lab, o.collection, o.dim),
         search_api_secret(secret_values or {"MILVUS_LAB_MILVUS_TOKEN": ""}, ns, lab),
