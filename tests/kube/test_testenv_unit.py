@@ -66,13 +66,13 @@ def test_up_with_port_in_use_names_the_port(isolated: Path) -> None:
         fake.chmod(0o755)
     with socket.socket() as sock:
         try:  # hold the port unless the real testenv already does
-            sock.bind((testenv.HOST, testenv.PORTS.apiserver))
+            sock.bind((testenv.HOST, testenv.ports().apiserver))
             sock.listen()
         except OSError:
             pass
         with pytest.raises(PrerequisiteError) as err:
             testenv.up(verbose=False)
-    assert str(testenv.PORTS.apiserver) in err.value.message
+    assert str(testenv.ports().apiserver) in err.value.message
     assert "down" in (err.value.fix or "")
 
 
@@ -90,7 +90,9 @@ def test_pki_and_kubeconfig(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     testenv._write_kubeconfig(path, pki, "admin", "admin", testenv.CONTEXT)
     cfg = yaml.safe_load(path.read_text())
     assert cfg["current-context"] == testenv.CONTEXT
-    assert cfg["clusters"][0]["cluster"]["server"] == f"https://127.0.0.1:{testenv.PORTS.apiserver}"
+    assert (
+        cfg["clusters"][0]["cluster"]["server"] == f"https://127.0.0.1:{testenv.ports().apiserver}"
+    )
     assert path.stat().st_mode & 0o077 == 0, "kubeconfig holds a key: owner-only"
 
 

@@ -19,13 +19,13 @@ import fcntl
 import ipaddress
 import json
 import os
+import shutil
 import signal
 import socket
 import ssl
 import subprocess
 import sys
 import time
-import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
@@ -67,7 +67,21 @@ class Ports:
         return asdict(self)
 
 
-PORTS = Ports()
+def ports() -> Ports:
+    """The ports in force: defaults shifted by MILVUS_LAB_KUBE_TESTENV_PORT_OFFSET.
+
+    Why an offset: a second testenv (another run dir) can run beside the first.
+    """
+    raw = os.environ.get("MILVUS_LAB_KUBE_TESTENV_PORT_OFFSET", "0").strip() or "0"
+    try:
+        offset = int(raw)
+    except ValueError as err:
+        raise PrerequisiteError(
+            f"MILVUS_LAB_KUBE_TESTENV_PORT_OFFSET={raw!r} is not an integer",
+            fix="set it to a small integer such as 100, or unset it",
+        ) from err
+    base = Ports()
+    return Ports(**{k: v + offset for k, v in base.all().items()})
 
 
 # --------------------------------------------------------------------------- paths
@@ -263,7 +277,7 @@ def _write_kubeconfig(path: Path, pki: Path, stem: str, user: str, context: str)
             {
                 "name": CONTEXT,
                 "cluster": {
-                    "server": f"https://{HOST}:{PORTS.apiserver}",
+                    "server": f"https://{HOST}:{ports().apiserver}",
                     "certificate-authority-data": _b64(pki / "ca.crt"),
                 },
             }
@@ -349,6 +363,9 @@ def is_alive(proc: Proc) -> bool:
     return stat is not None and stat[1] == proc.start_time and stat[0] not in ("Z", "X")
 
 
+_CHILDREN: list[subprocess.Popen[bytes]] = []
+
+
 def _log_tail(path: str | Path, lines: int = 25) -> str:
     try:
         text = Path(path).read_text(errors="replace").splitlines()
@@ -371,6 +388,7 @@ def _start(state: State, name: str, args: Sequence[str], logs: Path) -> Proc:
             start_new_session=True,
             env={**os.environ, "GOMAXPROCS": "2"},
         )
+    _CHILDREN.append(popen)  # keep it referenced: no "still running" ResourceWarning on GC
     stat = _proc_stat(popen.pid)
     proc = Proc(name, popen.pid, stat[1] if stat else 0, str(binary), str(log))
     state.procs.append(proc)
@@ -460,7 +478,7 @@ class _Api:
     def __init__(self, pki: Path) -> None:
         self.ctx = ssl.create_default_context(cafile=str(pki / "ca.crt"))
         self.ctx.load_cert_chain(str(pki / "admin.crt"), str(pki / "admin.key"))
-        self.base = f"https://{HOST}:{PORTS.apiserver}"
+        self.base = f"https://{HOST}:{ports().apiserver}"
 
     def request(self, method: str, path: str, body: Any = None, timeout: float = 5.0) -> Any:
         """JSON in, JSON (or text) out; raises urllib errors on non-2xx."""
@@ -486,7 +504,7 @@ def _http_ok(url: str, timeout: float = 2.0) -> bool:
 
 
 def _etcd_healthy() -> bool:
-    url = f"http://{HOST}:{PORTS.etcd_client}/health"
+    url = f"http://{HOST}:{ports().etcd_client}/health"
     with urllib.request.urlopen(url, timeout=2.0) as resp:
         return json.loads(resp.read()).get("health") == "true"
 
@@ -580,7 +598,7 @@ def up(timeout: float = 180.0, verbose: bool = True) -> Path:
                 f"in {bin_dir()}",
                 fix=f"run {BUILD_COMMAND} (cold build takes a while; cached afterwards)",
             )
-        busy = {n: p for n, p in PORTS.all().items() if _port_in_use(p)}
+        busy = {n: p for n, p in ports().all().items() if _port_in_use(p)}
         if busy:
             listing = ", ".join(f"{HOST}:{p} ({n})" for n, p in busy.items())
             raise PrerequisiteError(
@@ -596,7 +614,7 @@ def _up_locked(timeout: float, verbose: bool) -> Path:
     pki, logs, data = rdir / "pki", rdir / "logs", rdir / "etcd-data"
     for d in (pki, logs, data):
         if d.exists():
-            subprocess.run(["rm", "-rf", str(d)], check=True)
+            shutil.rmtree(d)
         d.mkdir(parents=True)
     data.chmod(0o700)
     _make_pki(pki)
@@ -622,22 +640,22 @@ def _up_locked(timeout: float, verbose: bool) -> Path:
     try:
         p = _start(state, "etcd", _etcd_args(data), logs)
         _wait_until(_etcd_healthy, left(), "etcd /health", proc=p)
-        say(f"etcd ready on {HOST}:{PORTS.etcd_client}")
+        say(f"etcd ready on {HOST}:{ports().etcd_client}")
 
         p = _start(state, "kube-apiserver", _apiserver_args(pki, rdir), logs)
         api = _Api(pki)
         _wait_until(
             lambda: api.request("GET", "/readyz") == "ok", left(), "kube-apiserver /readyz", proc=p
         )
-        say(f"kube-apiserver ready on https://{HOST}:{PORTS.apiserver}")
+        say(f"kube-apiserver ready on https://{HOST}:{ports().apiserver}")
 
         comps = [
             (
                 "kube-controller-manager",
                 _controller_manager_args(pki, rdir),
-                PORTS.controller_manager,
+                ports().controller_manager,
             ),
-            ("kube-scheduler", _scheduler_args(rdir), PORTS.scheduler),
+            ("kube-scheduler", _scheduler_args(rdir), ports().scheduler),
         ]
         for name, args, port in comps:
             p = _start(state, name, args, logs)
@@ -670,8 +688,8 @@ def _up_locked(timeout: float, verbose: bool) -> Path:
 
 
 def _etcd_args(data: Path) -> list[str]:
-    client = f"http://{HOST}:{PORTS.etcd_client}"
-    peer = f"http://{HOST}:{PORTS.etcd_peer}"
+    client = f"http://{HOST}:{ports().etcd_client}"
+    peer = f"http://{HOST}:{ports().etcd_peer}"
     return [
         "--name=default",
         f"--data-dir={data}",
@@ -692,8 +710,8 @@ def _apiserver_args(pki: Path, rdir: Path) -> list[str]:
     return [
         f"--advertise-address={HOST}",
         f"--bind-address={HOST}",
-        f"--secure-port={PORTS.apiserver}",
-        f"--etcd-servers=http://{HOST}:{PORTS.etcd_client}",
+        f"--secure-port={ports().apiserver}",
+        f"--etcd-servers=http://{HOST}:{ports().etcd_client}",
         f"--cert-dir={rdir / 'apiserver-certs'}",
         f"--tls-cert-file={pki / 'apiserver.crt'}",
         f"--tls-private-key-file={pki / 'apiserver.key'}",
@@ -739,7 +757,7 @@ def _controller_manager_args(pki: Path, rdir: Path) -> list[str]:
     return [
         *_component_common(
             rdir / "controller-manager.kubeconfig",
-            PORTS.controller_manager,
+            ports().controller_manager,
             rdir,
             "controller-manager",
         ),
@@ -757,7 +775,7 @@ def _controller_manager_args(pki: Path, rdir: Path) -> list[str]:
 
 
 def _scheduler_args(rdir: Path) -> list[str]:
-    return _component_common(rdir / "scheduler.kubeconfig", PORTS.scheduler, rdir, "scheduler")
+    return _component_common(rdir / "scheduler.kubeconfig", ports().scheduler, rdir, "scheduler")
 
 
 def _kwok_args(kcfg: Path, rdir: Path) -> list[str]:
