@@ -16,14 +16,11 @@ TARGETS = ("local", "compose", "kube")
 
 
 def find_repo_root(start: Path | None = None) -> Path:
-    """The directory holding pyproject.toml (the repo), else the current directory.
+    """The checkout (pyproject.toml + step05_production/), else the current directory.
 
-    Runtime state lives in `<repo>/.milvus-lab/` so every lab and the CLI agree on it
-    whatever directory they are started from.
+    Labs find `solutions/`, `labs/` and `loadtests/` there whatever directory they are
+    started from.
     """
-    env = os.environ.get("MILVUS_LAB_HOME")
-    if env:
-        return Path(env).resolve()
     here = (start or Path.cwd()).resolve()
     for candidate in (here, *here.parents):
         if (candidate / "pyproject.toml").is_file() and (candidate / "step05_production").is_dir():
@@ -50,7 +47,12 @@ class Settings:
 
     @property
     def state_dir(self) -> Path:
-        return self.repo_root / ".milvus-lab"
+        """Runtime state (data, logs, pids, reports): `$MILVUS_LAB_HOME/.milvus-lab`, else in the repo.
+
+        Tests point MILVUS_LAB_HOME at a temp dir so they never touch a user's state.
+        """
+        home = os.environ.get("MILVUS_LAB_HOME")
+        return (Path(home).resolve() if home else self.repo_root) / ".milvus-lab"
 
     @property
     def milvus_uri(self) -> str:

@@ -60,14 +60,24 @@ class CollectionStatus:
     index: str
     reused: bool
     loaded: bool
+    description: str = ""
 
     @property
     def complete(self) -> bool:
         return self.rows == self.expected_rows and self.loaded
 
 
-def schema(dim: int) -> Any:
-    s = MilvusClient.create_schema(auto_id=False, description="milvus-lab products")
+DESCRIPTION = "milvus-lab products dataset={name} fingerprint={fingerprint}"
+
+
+def description(dataset: Dataset) -> str:
+    """Stored on the collection, so a rerun knows which exact dataset built it."""
+    return DESCRIPTION.format(name=dataset.spec.name, fingerprint=dataset.spec.fingerprint())
+
+
+def schema(dataset: Dataset) -> Any:
+    dim = dataset.spec.dim
+    s = MilvusClient.create_schema(auto_id=False, description=description(dataset))
     s.add_field("id", DataType.INT64, is_primary=True)
     s.add_field("vector", DataType.FLOAT_VECTOR, dim=dim)
     s.add_field("category", DataType.VARCHAR, max_length=32)
@@ -108,7 +118,8 @@ def inspect(client: MilvusClient, name: str, expected_rows: int) -> CollectionSt
     if not client.has_collection(name):
         return None
     return CollectionStatus(name, row_count(client, name), expected_rows,
-                            current_index(client, name), True, is_loaded(client, name))
+                            current_index(client, name), True, is_loaded(client, name),
+                            str(client.describe_collection(name).get("description", "")))
 
 
 def ensure_collection(
@@ -124,7 +135,8 @@ def ensure_collection(
     expected = dataset.spec.n
     found = inspect(client, name, expected)
     if found is not None:
-        if found.rows == expected and _same_index(found.index, index):
+        same_data = found.description == description(dataset)
+        if same_data and found.rows == expected and _same_index(found.index, index):
             if not found.loaded:
                 client.load_collection(name)
                 found.loaded = True
@@ -132,12 +144,13 @@ def ensure_collection(
         if not rebuild:
             raise PrerequisiteError(
                 f"collection {name!r} is in an unexpected state: {found.rows:,} of {expected:,} rows, "
-                f"index {found.index or 'none'} (wanted {index.label()})",
+                f"index {found.index or 'none'} (wanted {index.label()})"
+                + ("" if same_data else f", built from other data ({found.description or 'unknown'})"),
                 fix="re-run with --rebuild to drop and rebuild it (nothing else is touched)",
             )
         client.drop_collection(name)
 
-    client.create_collection(name, schema=schema(dataset.spec.dim), index_params=index_params(index),
+    client.create_collection(name, schema=schema(dataset), index_params=index_params(index),
                              consistency_level="Strong")
     with progress() as bar:
         task = bar.add_task(f"insert {name}", total=expected, visible=show_progress)
@@ -148,7 +161,7 @@ def ensure_collection(
     client.flush(name)
     client.load_collection(name)
     status = CollectionStatus(name, row_count(client, name), expected, current_index(client, name),
-                              False, is_loaded(client, name))
+                              False, is_loaded(client, name), description(dataset))
     if not status.complete:
         raise PrerequisiteError(
             f"collection {name!r} has {status.rows:,} rows after insert, expected {expected:,}",

@@ -9,6 +9,7 @@ ground truth from disk without touching Milvus.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -17,6 +18,7 @@ import numpy as np
 
 from milvus_lab.settings import Settings
 
+GENERATOR_VERSION = 2  # bump when `generate` changes: saved datasets and collections rebuild
 CATEGORIES = ("electronics", "books", "garden", "toys", "kitchen", "sports", "fashion", "beauty")
 _ADJECTIVES = ("compact", "classic", "smart", "eco", "premium", "portable", "vintage", "pro")
 
@@ -35,6 +37,11 @@ class DatasetSpec:
     metric: str = "COSINE"
     n_clusters: int = 64
     spread: float = 0.35
+
+    def fingerprint(self) -> str:
+        """Names this exact content (spec + generator): stored on collections built from it."""
+        raw = json.dumps({**asdict(self), "generator": GENERATOR_VERSION}, sort_keys=True)
+        return hashlib.sha256(raw.encode()).hexdigest()[:12]
 
 
 @dataclass
@@ -80,7 +87,9 @@ def generate(spec: DatasetSpec) -> Dataset:
     centers = rng.normal(size=(spec.n_clusters, spec.dim))
     cluster = rng.integers(0, spec.n_clusters, size=spec.n)
     vectors = _unit(centers[cluster] + spec.spread * rng.normal(size=(spec.n, spec.dim)))
-    category = (cluster % len(CATEGORIES)).astype(np.int16)
+    # categories independent of the clusters: a filtered search (IVF lists, or HNSW with a
+    # pre-filter) then finds matching products near any query instead of coming back empty
+    category = rng.integers(0, len(CATEGORIES), size=spec.n).astype(np.int16)
     price = np.round(rng.lognormal(mean=3.0, sigma=0.8, size=spec.n), 2).astype(np.float32)
     q_cluster = rng.integers(0, spec.n_clusters, size=spec.n_queries)
     queries = _unit(centers[q_cluster] + spec.spread * rng.normal(size=(spec.n_queries, spec.dim)))
@@ -129,7 +138,8 @@ def save(dataset: Dataset, directory: Path) -> Path:
         with open(tmp, "wb") as fh:
             np.save(fh, arr)
         tmp.replace(directory / f"{key}.npy")
-    meta = {**asdict(dataset.spec), "categories": list(CATEGORIES)}
+    meta = {**asdict(dataset.spec), "categories": list(CATEGORIES),
+            "fingerprint": dataset.spec.fingerprint()}
     (directory / "meta.json").write_text(json.dumps(meta, indent=2))
     return directory
 
@@ -137,7 +147,10 @@ def save(dataset: Dataset, directory: Path) -> Path:
 def load(directory: Path) -> Dataset:
     meta = json.loads((directory / "meta.json").read_text())
     meta.pop("categories", None)
+    stored = meta.pop("fingerprint", None)
     spec = DatasetSpec(**meta)
+    if stored != spec.fingerprint():
+        raise ValueError(f"{directory} was made by another generator version")
     arr = {k: np.load(directory / f"{k}.npy") for k in
            ("vectors", "category", "price", "queries", "ground_truth")}
     return Dataset(spec, **arr)

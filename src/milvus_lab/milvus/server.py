@@ -65,9 +65,10 @@ def _data_dir_holder(path: Path) -> str | None:
         fcntl.flock(fd, fcntl.LOCK_UN)
         return None
     except OSError:
-        return _pids_with_open_file(lock) or "another process"
+        pass
     finally:
-        os.close(fd)
+        os.close(fd)  # before the scan below, or it would name this process as a holder too
+    return _pids_with_open_file(lock) or "another process"
 
 
 def _pids_with_open_file(path: Path) -> str | None:

@@ -1,0 +1,62 @@
+"""Measurements of a candidate collection, taken before any user is switched to it."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from pymilvus import MilvusClient
+
+from milvus_lab.bluegreen.gates import CandidateReport
+from milvus_lab.milvus import collections
+from milvus_lab.milvus.collections import IndexSpec
+from milvus_lab.milvus.datasets import CATEGORIES, Dataset, recall_at_k
+
+
+def measure_recall(client: MilvusClient, collection: str, ds: Dataset, index: IndexSpec, k: int = 10) -> float:
+    """recall@k of the collection's index against the dataset's exact ground truth."""
+    found: list[list[int]] = []
+    for start in range(0, len(ds.queries), 50):
+        batch = ds.queries[start:start + 50].tolist()
+        res = client.search(collection, data=batch, limit=k, search_params={"params": index.search})
+        found += [[hit["id"] for hit in hits] for hits in res]
+    return recall_at_k(found, ds.ground_truth, k)
+
+
+def measure_p95_ms(client: MilvusClient, collection: str, ds: Dataset, index: IndexSpec, n: int = 40) -> float:
+    """p95 of single searches, one at a time (a probe, not a load test)."""
+    times = []
+    for q in ds.queries[:n]:
+        t0 = time.perf_counter()
+        client.search(collection, data=[q.tolist()], limit=10, search_params={"params": index.search})
+        times.append((time.perf_counter() - t0) * 1000)
+    return float(np.percentile(times, 95))
+
+
+def filtered_smoke(client: MilvusClient, collection: str, ds: Dataset, index: IndexSpec) -> dict[str, bool]:
+    """Filtered queries return hits that really match their filter."""
+    results: dict[str, bool] = {}
+    q = [ds.queries[0].tolist()]
+    for cat in CATEGORIES[:3]:
+        expr = f'category == "{cat}"'
+        hits = client.search(collection, data=q, limit=10, filter=expr, output_fields=["category"],
+                             search_params={"params": index.search})[0]
+        results[expr] = bool(hits) and all(h["entity"]["category"] == cat for h in hits)
+    expr = "price < 20"
+    hits = client.search(collection, data=q, limit=10, filter=expr, output_fields=["price"],
+                         search_params={"params": index.search})[0]
+    results[expr] = bool(hits) and all(h["entity"]["price"] < 20 for h in hits)
+    return results
+
+
+def measure_candidate(client: MilvusClient, collection: str, ds: Dataset, index: IndexSpec) -> CandidateReport:
+    """Everything the pre-promotion gate looks at, measured on the real collection."""
+    return CandidateReport(
+        collection=collection,
+        expected_rows=ds.spec.n,
+        rows=collections.row_count(client, collection),
+        recall_at_10=measure_recall(client, collection, ds, index),
+        p95_ms=measure_p95_ms(client, collection, ds, index),
+        filtered_smoke=filtered_smoke(client, collection, ds, index),
+        loaded=collections.is_loaded(client, collection),
+    )
