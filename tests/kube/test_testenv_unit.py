@@ -139,3 +139,18 @@ def test_unknown_kube_mode_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_cli_kubeconfig_prints_path(isolated: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert testenv.main(["kubeconfig"]) == 0
     assert capsys.readouterr().out.strip() == str(isolated / "run" / "kubeconfig")
+
+
+def test_require_kind_skips_where_pods_do_not_run() -> None:
+    fake = kube_fixtures.KubeAPI(
+        api_client=None,
+        context="milvus-lab-testenv",
+        kubeconfig=Path("x"),
+        is_kind=False,
+        source="testenv",
+    )
+    with pytest.raises(pytest.skip.Exception, match="pods that really run"):
+        kube_fixtures.require_kind(fake)
+    kube_fixtures.require_kind(
+        kube_fixtures.KubeAPI(None, "kind-milvus-lab", Path("x"), True, "kind")
+    )

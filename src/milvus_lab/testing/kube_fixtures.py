@@ -6,7 +6,8 @@ the user's kind context (pods really run), else the local testenv from
 but not running, and then stopped at the end of the session), else skip with the
 build command in the reason.
 
-Load with ``pytest_plugins = ["milvus_lab.testing.kube_fixtures"]``.
+Load with ``pytest_plugins = ["milvus_lab.testing.kube_fixtures"]``. Tests marked
+``kind`` are skipped automatically unless pods really run (see ``require_kind``).
 
 Environment:
 - ``MILVUS_LAB_KUBE``: ``auto`` (default), ``kind`` or ``testenv`` to force one source.
@@ -179,6 +180,13 @@ def kube_api() -> Iterator[KubeAPI]:
         api.close()
         if api.started_here:
             testenv.down(verbose=False)
+
+
+@pytest.fixture(autouse=True)
+def _kind_marker_gate(request: pytest.FixtureRequest) -> None:
+    """Tests marked ``kind`` get ``kube_api`` and are skipped where pods don't run."""
+    if request.node.get_closest_marker("kind") is not None:
+        require_kind(request.getfixturevalue("kube_api"))
 
 
 @pytest.fixture
