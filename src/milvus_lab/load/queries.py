@@ -21,13 +21,14 @@ DEFAULT_DATASET = "products-v1"
 
 
 def default_dataset_dir(start: Path | None = None) -> Path:
-    """`<repo>/.milvus-lab/datasets/products-v1`, or env MILVUS_LAB_DATASET_DIR."""
+    """Env MILVUS_LAB_DATASET_DIR, else where `milvus-lab up` saves products-v1
+    (`<state dir>/datasets/products-v1`, the state dir as Settings defines it)."""
     env = os.environ.get(DATASET_DIR_ENV)
     if env:
         return Path(env)
-    from milvus_lab.settings import find_repo_root
+    from milvus_lab.settings import Settings, find_repo_root
 
-    return find_repo_root(start) / ".milvus-lab" / "datasets" / DEFAULT_DATASET
+    return Settings(repo_root=find_repo_root(start)).state_dir / "datasets" / DEFAULT_DATASET
 
 
 @dataclass(frozen=True)
