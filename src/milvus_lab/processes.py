@@ -161,7 +161,11 @@ def _running(pid: int) -> bool:
     except OSError:
         return False
     with contextlib.suppress(OSError):
-        if Path(f"/proc/{pid}/stat").read_text().split(") ")[1].startswith("Z"):
+        # A leader that exited shows "Z" while its other threads still run (Milvus Lite
+        # finishes its shutdown that way, holding the port and LOCK): stopped only when
+        # every thread of the process is a zombie.
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+        if all((t / "stat").read_text().split(") ")[1].startswith("Z") for t in tasks):
             return False
     return True
 
