@@ -175,6 +175,22 @@ def test_empty_hits_are_failures(api: StubApi, workdir: Path, dataset: Path) -> 
     assert result.history[-1].served_by_failures  # the failures are drawn per served_by
 
 
+@pytest.mark.parametrize(("knob", "expected"), [
+    ({"MILVUS_LAB_STICKY_USERS": "1"}, lambda ids: ids == {"locust-user-0", "locust-user-1"}),
+    ({"MILVUS_LAB_USER_POOL": "1000"}, lambda ids: len(ids) > 10 and all(
+        i.startswith("user-") for i in ids)),
+], ids=["sticky-per-locust-user", "simulated-user-pool"])
+def test_user_ids_for_sticky_ab_assignment(workdir: Path, dataset: Path, knob: dict[str, str],
+                                           expected: object) -> None:
+    with stub_api(workdir) as api:
+        run = start_locust(SEARCH_API, api.url, users=2, spawn_rate=2, run_time_s=2,
+                           out_dir=workdir / f"users-{next(iter(knob))}",
+                           env=_env(dataset, **knob))
+        run.wait()
+        ids = set(api.seen_users())
+    assert expected(ids), sorted(ids)[:20]  # type: ignore[operator]
+
+
 def test_broken_locustfile_is_a_prerequisite_error(api: StubApi, workdir: Path) -> None:
     bad = workdir / "broken_locustfile.py"
     bad.write_text("from locust import HttpUser\nraise RuntimeError('boom in locustfile')\n")

@@ -83,6 +83,12 @@ class StubApi:
         r.raise_for_status()
         return dict(r.json())
 
+    def seen_users(self) -> list[str]:
+        """The X-User-Id values it has received."""
+        import httpx
+
+        return list(httpx.get(f"{self.url}/_seen_users", timeout=5).raise_for_status().json())
+
 
 @contextmanager
 def stub_api(log_dir: Path, slot: str = "blue", version: str = "v1",
@@ -114,7 +120,12 @@ def _make_stub_app() -> FastAPI:
              "version": os.environ.get("STUB_VERSION", "v1"),
              "data_version": os.environ.get("STUB_DATA_VERSION", "v1"),
              "mode": os.environ.get("STUB_MODE", "ok")}
+    seen_users: set[str] = set()
     app = FastAPI()
+
+    @app.get("/_seen_users")
+    async def seen() -> JSONResponse:
+        return JSONResponse(sorted(seen_users))
 
     def headers() -> dict[str, str]:
         return {"X-Served-By": f"{state['slot']}/{state['version']}",
@@ -128,6 +139,8 @@ def _make_stub_app() -> FastAPI:
     @app.post("/search")
     async def search(request: Request) -> JSONResponse:
         body = await request.json()
+        if request.headers.get("x-user-id"):
+            seen_users.add(request.headers["x-user-id"])
         vector, k = body.get("vector"), int(body.get("k", 10))
         if not isinstance(vector, list) or not vector:
             return JSONResponse({"error": "vector required"}, 422, headers=headers())
