@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from pymilvus import DataType, MilvusClient
 
 from milvus_lab.errors import PrerequisiteError
@@ -110,6 +111,28 @@ def current_index(client: MilvusClient, name: str) -> str:
     return f"{kind}({params})" if params else kind
 
 
+def same_rows(client: MilvusClient, name: str, dataset: Dataset, samples: int = 5) -> bool:
+    """Spot-check that the collection holds this dataset: a few rows read back and compared.
+
+    Row counts alone cannot tell a dataset from another of the same size (or a collection
+    built by older code); comparing stored vectors to the dataset can.
+    """
+    n = dataset.spec.n
+    ids = sorted({0, n - 1, *(int(i) for i in np.linspace(0, n - 1, samples))})
+    try:
+        if not is_loaded(client, name):
+            client.load_collection(name)
+        rows = client.get(name, ids=ids, output_fields=["vector", "release"])
+    except Exception:
+        return False
+    by_id = {int(r["id"]): r for r in rows}
+    return len(by_id) == len(ids) and all(
+        by_id[i]["release"] == dataset.spec.version
+        and np.allclose(np.asarray(by_id[i]["vector"], dtype=np.float32), dataset.vectors[i], atol=1e-5)
+        for i in ids
+    )
+
+
 def is_loaded(client: MilvusClient, name: str) -> bool:
     return "Loaded" in str(client.get_load_state(name).get("state"))
 
@@ -135,7 +158,7 @@ def ensure_collection(
     expected = dataset.spec.n
     found = inspect(client, name, expected)
     if found is not None:
-        same_data = found.description == description(dataset)
+        same_data = same_rows(client, name, dataset)
         if same_data and found.rows == expected and _same_index(found.index, index):
             if not found.loaded:
                 client.load_collection(name)
@@ -145,7 +168,7 @@ def ensure_collection(
             raise PrerequisiteError(
                 f"collection {name!r} is in an unexpected state: {found.rows:,} of {expected:,} rows, "
                 f"index {found.index or 'none'} (wanted {index.label()})"
-                + ("" if same_data else f", built from other data ({found.description or 'unknown'})"),
+                + ("" if same_data else ", rows differ from the dataset (built from other data)"),
                 fix="re-run with --rebuild to drop and rebuild it (nothing else is touched)",
             )
         client.drop_collection(name)
