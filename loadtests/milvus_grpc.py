@@ -35,6 +35,9 @@ with exit_on_error():
     QUERIES = load_queries(CONFIG.dataset_dir)
 
 FILTERS = tuple(f'category == "{c}"' for c in QUERIES.categories)
+# {"ef": 64} means index params; pymilvus wants them under "params"
+_P = CONFIG.search_params
+SEARCH_PARAMS = _P if _P is None or "params" in _P or "metric_type" in _P else {"params": _P}
 
 
 class SearchFailed(Exception):
@@ -94,6 +97,6 @@ class MilvusSearchUser(MilvusUser):
             anns_field="vector",
             limit=CONFIG.k,
             filter=self.rng.choice(FILTERS) if filtered else "",
-            search_params=CONFIG.search_params,
+            search_params=SEARCH_PARAMS,
             output_fields=[RELEASE_FIELD],
         )

@@ -129,7 +129,7 @@ def test_grpc_scenario_counts_empty_results_as_failures(stack: Stack, tmp_path: 
     (ds / "meta.json").write_text(json.dumps({**meta, "categories": ["no-such-category"]}))
     env = {"MILVUS_LAB_DATASET_DIR": str(ds), "MILVUS_LAB_FILTER_RATIO": "0.5",
            "MILVUS_LAB_COLLECTION": "products", "MILVUS_LAB_EXPECT_VERSIONS": "v1",
-           "MILVUS_LAB_USER_RPS": "4"}
+           "MILVUS_LAB_USER_RPS": "4", "MILVUS_LAB_SEARCH_PARAMS": '{"nprobe": 4}'}
     run = start_locust(REPO / "loadtests" / "milvus_grpc.py", stack.milvus_uri, users=3,
                        spawn_rate=3, run_time_s=4, out_dir=tmp_path / "out", env=env)
     run.wait()

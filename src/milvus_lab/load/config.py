@@ -32,8 +32,8 @@ ENV_VARS: dict[str, str] = {
                             "(user-0..user-N-1); wins over STICKY_USERS; 0 = off (default)",
     "MILVUS_LAB_USER_RPS": "requests/s per Locust user (constant throughput; 0 = no wait; default 5)",
     "MILVUS_LAB_COLLECTION": "collection or alias for the direct gRPC scenario (default products)",
-    "MILVUS_LAB_SEARCH_PARAMS": "JSON search params for the gRPC scenario, e.g. {\"ef\": 64} "
-                                "(default: the index's)",
+    "MILVUS_LAB_SEARCH_PARAMS": "JSON search params for the gRPC scenario, e.g. {\"ef\": 64} or "
+                                "{\"params\": {\"nprobe\": 8}} (default: the index's)",
     "MILVUS_LAB_MILVUS_TOKEN": "token (user:password) for the gRPC scenario when Milvus has auth "
                                "(default none; never printed)",
     TIMELINE_ENV: "path of the per-second timeline (JSON lines); unset = not recorded",
