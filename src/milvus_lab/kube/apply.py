@@ -96,6 +96,18 @@ def _field_path(parts: Iterable[Any]) -> str:
     return out
 
 
+def schema_version(server_version: str) -> str:
+    """The newest bundled schema not newer than the server (a newer server gets the newest)."""
+    from kubernetes_validate.utils import all_versions, major_minor
+
+    def key(v: str) -> tuple[int, ...]:
+        return tuple(int(p) for p in major_minor(v.lstrip("v")).split("."))
+
+    known = sorted({major_minor(v) for v in all_versions()}, key=key)
+    fitting = [v for v in known if key(v) <= key(server_version)]
+    return fitting[-1] if fitting else known[0]
+
+
 def validate_offline(objs: Sequence[Any], kube_version: str = SCHEMA_VERSION) -> list[SchemaIssue]:
     """Check every object against the OpenAPI schema of `kube_version`; no cluster needed.
 
@@ -105,6 +117,7 @@ def validate_offline(objs: Sequence[Any], kube_version: str = SCHEMA_VERSION) ->
     import kubernetes_validate
     from kubernetes_validate.utils import SchemaNotFoundError, ValidationError
 
+    kube_version = schema_version(kube_version)
     issues: list[SchemaIssue] = []
     for obj in objs:
         d = to_dict(obj)
@@ -185,6 +198,15 @@ def _namespace_exists(conn: Any, name: str) -> bool:
         raise
 
 
+def _changed(before: Any, after: dict[str, Any]) -> bool:
+    """Did the apply change the object? The spec generation when there is one (a change in
+    field ownership alone is no change), else the resourceVersion."""
+    if before.generation is not None and after.get("generation") is not None:
+        labels = before.labels.to_dict() if before.labels is not None else {}
+        return bool(before.generation != after["generation"] or labels != (after.get("labels") or {}))
+    return bool(before.resourceVersion != after.get("resourceVersion"))
+
+
 def apply_objects(
     conn: Any,
     objs: Sequence[Any],
@@ -241,10 +263,8 @@ def apply_objects(
             action = "would create" if before is None else "would update"
         elif before is None:
             action = "created"
-        elif before.metadata.resourceVersion != (after.get("metadata") or {}).get("resourceVersion"):
-            action = "configured"
         else:
-            action = "unchanged"
+            action = "configured" if _changed(before.metadata, after.get("metadata") or {}) else "unchanged"
         results.append(ApplyResult(r, action, dry_run, _warnings(resp), note, after))
     return results
 

@@ -7,7 +7,6 @@ same functions on the learner's objects.
 
 from __future__ import annotations
 
-import collections
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -20,10 +19,6 @@ from milvus_lab.kube import manifests as m
 from milvus_lab.kube.apply import to_dict
 from milvus_lab.kube.netpol import Source, ingress_allowed
 from milvus_lab.kube.selector import endpoints
-
-#: Response header naming the replica (pod) that answered; the Deployment sets
-#: MILVUS_LAB_API_REPLICA to the pod name.
-REPLICA_HEADER = "X-Served-By-Replica"
 
 
 @dataclass
@@ -192,28 +187,42 @@ def api_endpoint_check(conn: Any, namespace: str, service: str, slot: str, repli
 
 
 # ---- data plane (kind only) ---------------------------------------------------------------
-def count_replicas(url: str, requests: int, body: dict[str, Any], header: str = REPLICA_HEADER,
-                   timeout: float = 5.0) -> tuple[collections.Counter[str], int]:
-    """Send `requests` searches, each on a new connection (a NodePort balances connections,
-    not requests), and count who answered; return (counts, failures)."""
-    counts: collections.Counter[str] = collections.Counter()
+def served_searches(metrics_text: str) -> int:
+    """Successful searches counted in one replica's /metrics text."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    total = 0.0
+    for family in text_string_to_metric_families(metrics_text):
+        for sample in family.samples:
+            if sample.name == "search_api_requests_total" and sample.labels.get("endpoint") == "/search" \
+                    and sample.labels.get("status") == "200":
+                total += sample.value
+    return int(total)
+
+
+def pod_served_searches(conn: Any, namespace: str, pod: str, port: int = m.API_PORT) -> int:
+    """A pod's own count, read through the API server's pod proxy (a per-pod scrape)."""
+    text = conn.core.connect_get_namespaced_pod_proxy_with_path(f"{pod}:{port}", namespace, "metrics")
+    return served_searches(text if isinstance(text, str) else str(text))
+
+
+def send_searches(url: str, requests: int, body: dict[str, Any], timeout: float = 5.0) -> int:
+    """Send searches, each on a new connection (a NodePort balances connections, not
+    requests); return how many failed (non-200 or no hits)."""
     failures = 0
     for _ in range(requests):
         try:
             with httpx.Client(timeout=timeout, headers={"Connection": "close"}) as c:
                 resp = c.post(f"{url}/search", json=body)
+            if resp.status_code != 200 or not resp.json().get("hits"):
+                failures += 1
         except httpx.HTTPError:
             failures += 1
-            continue
-        if resp.status_code != 200 or not resp.json().get("hits"):
-            failures += 1
-            continue
-        counts[resp.headers.get(header) or resp.headers.get("X-Served-By", "?")] += 1
-    return counts, failures
+    return failures
 
 
-def load_balancing_check(counts: collections.Counter[str], failures: int, expected: Sequence[str]) -> Check:
-    missing = sorted(set(expected) - set(counts))
+def load_balancing_check(counts: dict[str, int], failures: int, expected: Sequence[str]) -> Check:
+    missing = sorted(p for p in expected if counts.get(p, 0) <= 0)
     ok = failures == 0 and not missing
     detail = ", ".join(f"{k}: {v}" for k, v in sorted(counts.items())) + f"; failed {failures}"
     if missing:
