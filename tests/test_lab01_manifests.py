@@ -14,7 +14,8 @@ import yaml
 from kubernetes import client
 
 from milvus_lab.errors import PrerequisiteError
-from milvus_lab.kube import apply, manifests as m
+from milvus_lab.kube import apply
+from milvus_lab.kube import manifests as m
 from milvus_lab.kube.netpol import Source, ingress_allowed, selector_matches
 from milvus_lab.kube.verify import netpol_intent_checks
 
