@@ -13,6 +13,7 @@ Fixtures:
   `Settings.from_env()` and subprocesses agree); everything recorded there is stopped after.
 - ``milvus_server`` (session): one shared Milvus Lite server; ``milvus_client`` talks to it.
 - ``small_dataset`` / ``small_dataset_v2`` (session): 3,000 x 32 clustered rows, exact truth.
+- ``small_collection`` / ``small_collection_v2`` (session): those datasets, loaded (read-only).
 - ``make_collection``: build a complete, loaded collection in the shared server (dropped after).
 - ``milvus_factory``: extra disposable servers for tests that stop or break Milvus.
 """
@@ -247,6 +248,18 @@ def build_collection(client: MilvusClient, dataset: Dataset, index: IndexSpec | 
                                batch=3_000, show_progress=False)
     assert status.complete, status
     return name
+
+
+@pytest.fixture(scope="session")
+def small_collection(milvus_client: MilvusClient, small_dataset: Dataset) -> str:
+    """A loaded HNSW collection of `small_dataset` (release v1), shared: do not modify it."""
+    return build_collection(milvus_client, small_dataset, name="session_small_v1")
+
+
+@pytest.fixture(scope="session")
+def small_collection_v2(milvus_client: MilvusClient, small_dataset_v2: Dataset) -> str:
+    """The same for `small_dataset_v2` (release v2): the green side, shared."""
+    return build_collection(milvus_client, small_dataset_v2, name="session_small_v2")
 
 
 @pytest.fixture()
