@@ -345,7 +345,7 @@ def run_local(args: Any, settings: Settings, impl: Any, objs: list[Any], story: 
                         "router the Service. A replica joins the pool only after /readyz answers 200.",
                         apply.kubectl_apply_command(".milvus-lab/manifests/01/")):
             base = ensure_baseline(target, V1)
-            story.result(True, f"Milvus {base.milvus_uri}; collection {base.collection.collection}: "
+            story.result(True, f"Milvus {base.milvus_uri}; collection {base.collection.name}: "
                                f"{base.collection.rows:,} rows")
             story.result(True, f"slot {V1.slot} x{len(base.backends)} behind {target.live_url()}")
         cfg = V1.api_config(target.api_milvus_uri())
@@ -390,24 +390,19 @@ def run_local(args: Any, settings: Settings, impl: Any, objs: list[Any], story: 
                 with live_panel(load, title="light load"):
                     time.sleep(2)  # a little steady traffic before the first change
                     for n in SCALE_STEPS:
-                        t0 = time.monotonic()
-                        before = len(local_kube.replica_procs.list_replicas(settings, V1.slot))
-                        now = local_kube.scale_slot(settings, router, cfg, n)
-                        load.mark(f"scaled to {n}")
-                        out.scale.append({"from": before, "to": len(now), "seconds": round(time.monotonic() - t0, 2),
-                                          "replicas": [r.name for r in now]})
-                        time.sleep(3)  # traffic on the new pool, for the timeline
+                        out.scale.append(scale_local_step(settings, router, cfg, n, load))
             finally:
                 load.stop()
+            console.print()
             result = load.result()
             out.load = {k: v for k, v in result.summary().items() if k != "history"}
-            for s in out.scale:
-                story.result(s["to"] == len(s["replicas"]), f"scaled {s['from']} -> {s['to']} in {s['seconds']}s: "
-                                                            f"{', '.join(s['replicas'])}")
-            ok = result.failures == 0 and result.requests > 0
-            out.record(story, [verify.Check("0 failed requests while scaling", ok,
-                                            f"{result.requests} requests, {result.failures} failed, "
-                                            f"p95 {result.p95_ms} ms")])
+            checks = [verify.Check(f"scaled {s['from']} -> {s['to']} in {s['seconds']}s",
+                                   len(s["served"]) == s["to"] and all(v > 0 for v in s["served"].values()),
+                                   "served while held: " + ", ".join(f"{k}: {v}" for k, v in s["served"].items()))
+                      for s in out.scale]
+            checks.append(verify.Check("0 failed requests while scaling", result.failures == 0 and result.requests > 0,
+                                       f"{result.requests} requests, {result.failures} failed, p95 {result.p95_ms} ms"))
+            out.record(story, checks)
 
         with story.step("What the HPA, PDB and NetworkPolicies promise",
                         "No local equivalent enforces them, so the lab proves their intent: who may reach "
@@ -417,6 +412,19 @@ def run_local(args: Any, settings: Settings, impl: Any, objs: list[Any], story: 
     finally:
         if not args.keep_running:
             target.teardown()
+
+
+def scale_local_step(settings: Settings, router: Any, cfg: Any, n: int, load: Any, hold_s: float = 3.0) -> dict[str, Any]:
+    """Scale the slot to n, then hold under load and count what each replica served."""
+    t0 = time.monotonic()
+    before = len(local_kube.replica_procs.list_replicas(settings, cfg.slot))
+    now = local_kube.scale_slot(settings, router, cfg, n)
+    seconds = round(time.monotonic() - t0, 2)
+    load.mark(f"scaled to {n}")
+    start = {r.name: local_kube.served_searches(r) for r in now}
+    time.sleep(hold_s)  # traffic on the new pool: every replica must take a share
+    served = {r.name: local_kube.served_searches(r) - start[r.name] for r in now}
+    return {"from": before, "to": n, "seconds": seconds, "served": served}
 
 
 def intent_checks(objs: list[Any]) -> list[verify.Check]:
