@@ -540,8 +540,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 # %%
-if __name__ == "__main__":
-    if "ipykernel" in sys.modules:  # in Jupyter: run the lesson on the default target
-        main([])
-    else:
-        sys.exit(main())
+if "ipykernel" in sys.modules:  # in Jupyter: the lesson on MILVUS_LAB_TARGET (default local)
+    exit_code = main([])
+    assert exit_code == 0, f"the lesson exited with {exit_code}: read the output above"
+elif __name__ == "__main__":
+    sys.exit(main())
