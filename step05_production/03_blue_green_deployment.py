@@ -120,7 +120,7 @@ def run(args: Any) -> int:
 
 
 def lesson(args: Any, settings: Any, impl: Any, target: Any, story: Narrator, out: Outcome) -> None:
-    # %% Step 1: blue is live
+    # Step 1: blue is live
     with story.step("Blue is live",
                     f"Collection {V1.collection} ({V1.index.label()}) behind alias {ALIAS!r}; "
                     f"search API {V1.slot}/{V1.version} x{V1.replicas} takes all traffic.",
@@ -132,7 +132,7 @@ def lesson(args: Any, settings: Any, impl: Any, target: Any, story: Narrator, ou
                            + (f" (was {base.alias_before})" if base.alias_before not in (None, V1.collection) else ""))
         story.result(True, f"live: {V1.slot} x{len(base.backends)} at {target.live_url()}")
 
-    # %% Step 2: load starts and runs through every step below
+    # Step 2: load starts and runs through every step below
     with story.step("Load starts",
                     f"{args.users} Locust users search continuously through the live route. A non-200, an "
                     "empty result or an unknown version counts as a failure.",
@@ -405,7 +405,7 @@ def dry_run(target: Any, story: Narrator) -> int:
 
 def cleanup(target: Any) -> int:
     """Remove what the lab made: processes (or kube objects by label), its collections and alias."""
-    target.teardown()
+    target.cleanup()
     try:
         uri = target.ensure_milvus()
     except PrerequisiteError:
@@ -430,5 +430,14 @@ def main(argv: list[str] | None = None) -> int:
     return run_lab(lambda: run(args), CLEANUP)
 
 
-if __name__ == "__main__":
+# %% [markdown]
+# ## Run it
+# From a shell: `python step05_production/03_blue_green_deployment.py [flags]`.
+# In Jupyter this cell runs the whole lesson with the default flags.
+
+# %%
+if "ipykernel" in sys.modules:
+    exit_code = main([])
+    assert exit_code == 0, f"the lesson exited with {exit_code}: read the output above"
+elif __name__ == "__main__":
     sys.exit(main())

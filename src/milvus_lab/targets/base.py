@@ -45,5 +45,8 @@ class Target(Protocol):
     def teardown(self) -> None:
         """Stop everything this target started for the lab (data is kept)."""
 
+    def cleanup(self) -> None:
+        """Remove what the lab made on this target (kube: delete by label)."""
+
     def describe(self) -> dict[str, str]:
         """A few facts for the settings table."""

@@ -76,6 +76,10 @@ class LocalTarget:
         if self.started_milvus:
             server.stop_server(self.settings)
 
+    def cleanup(self) -> None:
+        """Everything teardown stops; data stays on disk (the lab drops its collections)."""
+        self.teardown()
+
     def describe(self) -> dict[str, str]:
         return {"target": "local (Milvus Lite + local router)", "milvus": self.settings.milvus_uri,
                 "router": self.settings.router_url}

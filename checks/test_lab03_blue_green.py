@@ -1,0 +1,155 @@
+"""Lab 03 checks: the pre-promotion gate, promote, and the rollback decision.
+
+Run `pytest checks -k lab03` (your code) or `pytest checks -k lab03 --impl solutions`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from types import ModuleType
+
+import pytest
+from conftest import attempt
+
+from milvus_lab.bluegreen import faults, probes
+from milvus_lab.bluegreen.gates import (
+    AnalysisPolicy,
+    CandidateReport,
+    GateCheck,
+    GatePolicy,
+    TrafficWindow,
+)
+from milvus_lab.milvus.collections import IndexSpec
+from milvus_lab.testing.milvus_fixtures import build_collection, unique_name
+
+GATE_NAMES = ["row count", "loaded", "recall@10", "p95 latency", "filtered queries"]
+
+
+@pytest.fixture(scope="module")
+def lab03(impl_loader) -> ModuleType:
+    return impl_loader("lab03_blue_green")
+
+
+@pytest.fixture(scope="module")
+def good_report(milvus_client, small_dataset) -> CandidateReport:
+    """A real candidate measured on a real Milvus Lite collection (HNSW, correct data)."""
+    name = build_collection(milvus_client, small_dataset, IndexSpec.hnsw())
+    try:
+        return probes.measure_candidate(milvus_client, name, small_dataset, IndexSpec.hnsw())
+    finally:
+        milvus_client.drop_collection(name)
+
+
+@pytest.fixture(scope="module")
+def misaligned_report(milvus_client, small_dataset) -> CandidateReport:
+    """The embedding-pipeline bug: same rows, vectors one row off their ids."""
+    name = build_collection(milvus_client, faults.misaligned(small_dataset), IndexSpec.hnsw())
+    try:
+        return probes.measure_candidate(milvus_client, name, small_dataset, IndexSpec.hnsw())
+    finally:
+        milvus_client.drop_collection(name)
+
+
+def failed_names(checks: list[GateCheck]) -> list[str]:
+    return [c.name for c in checks if not c.passed]
+
+
+# ---- 1. the pre-promotion gate ----------------------------------------------------
+def test_gate_passes_a_good_candidate(lab03, good_report):
+    checks = attempt(lab03.pre_promotion_gate, good_report, GatePolicy())
+    assert [c.name for c in checks] == GATE_NAMES, (
+        f"the gate must return one GateCheck per condition, named and ordered {GATE_NAMES}; "
+        f"got {[getattr(c, 'name', c) for c in checks]}")
+    assert not failed_names(checks), (
+        f"a correct candidate (recall {good_report.recall_at_10:.3f}, {good_report.rows} rows) "
+        f"failed {failed_names(checks)}. Hint: compare with >= / <=, not > / <.")
+    assert attempt(lab03.gate_passed, checks) is True
+
+
+def test_gate_catches_bad_recall(lab03, misaligned_report):
+    checks = attempt(lab03.pre_promotion_gate, misaligned_report, GatePolicy())
+    assert failed_names(checks) == ["recall@10"], (
+        f"misaligned vectors (recall {misaligned_report.recall_at_10:.3f}) must fail exactly "
+        f"'recall@10'; failed: {failed_names(checks)}. Hint: row count and filters look fine; "
+        "only recall against ground truth shows the bug.")
+    assert attempt(lab03.gate_passed, checks) is False
+
+
+@pytest.mark.parametrize("change, expected", [
+    ({"rows": 2_999}, "row count"),
+    ({"loaded": False}, "loaded"),
+    ({"p95_ms": 5_000.0}, "p95 latency"),
+    ({"filtered_smoke": {'category == "books"': False}}, "filtered queries"),
+    ({"filtered_smoke": {}}, "filtered queries"),
+])
+def test_gate_fails_each_condition(lab03, good_report, change, expected):
+    checks = attempt(lab03.pre_promotion_gate, replace(good_report, **change), GatePolicy())
+    assert failed_names(checks) == [expected], (
+        f"with {change} only '{expected}' should fail; failed: {failed_names(checks)}. "
+        "Hint: an empty filtered_smoke is no evidence, so it fails.")
+
+
+def test_gate_passed_needs_evidence(lab03):
+    ok = GateCheck("x", True, "1", "1")
+    bad = GateCheck("y", False, "0", "1")
+    assert attempt(lab03.gate_passed, []) is False, "no checks is no evidence: gate_passed([]) must be False"
+    assert attempt(lab03.gate_passed, [ok, ok]) is True
+    assert attempt(lab03.gate_passed, [ok, bad]) is False
+
+
+# ---- 2. promote -------------------------------------------------------------------
+def test_promote_creates_then_moves_alias(lab03, milvus_client, small_collection, small_collection_v2,
+                                          small_dataset):
+    alias = unique_name("alias")
+    try:
+        first = attempt(lab03.promote, milvus_client, alias, small_collection)
+        assert (first.previous, first.current) == (None, small_collection), (
+            f"a new alias: previous None, current {small_collection}; got {first}. "
+            "Hint: create_alias when the alias does not exist yet.")
+        second = attempt(lab03.promote, milvus_client, alias, small_collection_v2)
+        assert (second.previous, second.current) == (small_collection, small_collection_v2), (
+            f"moving the alias must report where it pointed before; got {second}")
+        assert milvus_client.describe_alias(alias)["collection_name"] == small_collection_v2, (
+            "Milvus says the alias did not move. Hint: alter_alias(candidate, alias).")
+        hits = milvus_client.search(alias, data=[small_dataset.queries[0].tolist()], limit=3,
+                                    output_fields=["release"])[0]
+        assert hits and all(h["entity"]["release"] == "v2" for h in hits), (
+            "searches through the alias must now answer from the candidate's (v2) data")
+        again = attempt(lab03.promote, milvus_client, alias, small_collection_v2)
+        assert again.current == small_collection_v2, "promoting twice must be harmless (idempotent)"
+    finally:
+        if alias in milvus_client.list_aliases().get("aliases", []):
+            milvus_client.drop_alias(alias)
+
+
+def test_promote_refuses_missing_candidate(lab03, milvus_client, small_collection):
+    alias = unique_name("alias")
+    milvus_client.create_alias(small_collection, alias)
+    try:
+        with pytest.raises(ValueError):
+            attempt(lab03.promote, milvus_client, alias, "no_such_collection_here")
+        assert milvus_client.describe_alias(alias)["collection_name"] == small_collection, (
+            "a refused promotion must leave the alias where it was")
+    finally:
+        milvus_client.drop_alias(alias)
+
+
+# ---- 3. the rollback decision -----------------------------------------------------
+POLICY = AnalysisPolicy(min_requests=40, max_error_ratio=0.01, max_p95_ms=1000, p95_regression_factor=2)
+
+
+@pytest.mark.parametrize("window, baseline, action", [
+    (TrafficWindow(10, 5, 50.0), 50.0, "wait"),          # too little evidence, even with errors
+    (TrafficWindow(100, 5, 50.0), 50.0, "rollback"),     # 5% errors
+    (TrafficWindow(100, 1, 50.0), 50.0, "continue"),     # 1% is not more than 1%
+    (TrafficWindow(100, 0, 1500.0), None, "rollback"),   # over the SLO
+    (TrafficWindow(100, 0, 120.0), 50.0, "rollback"),    # more than 2x the baseline
+    (TrafficWindow(100, 0, 90.0), 50.0, "continue"),
+    (TrafficWindow(100, 0, None), 50.0, "continue"),     # no latency yet is not a failure
+])
+def test_rollback_decision(lab03, window, baseline, action):
+    decision = attempt(lab03.rollback_decision, window, baseline, POLICY)
+    assert decision.action == action, (
+        f"{window} with baseline p95 {baseline}: expected '{action}', got '{decision.action}' "
+        f"({decision.reason}). Hint: wait below min_requests, then errors, then latency.")
+    assert decision.reason, "say why: the reason is what an on-call engineer reads"

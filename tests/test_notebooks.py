@@ -1,0 +1,48 @@
+"""Walkthrough notebooks: each is paired with its lab script (jupytext) and runs top to
+bottom on the local target, so the notebooks never rot."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import jupytext
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from milvus_lab.settings import find_repo_root
+from milvus_lab.testing.milvus_fixtures import lab_env, new_lab_settings
+
+ROOT = find_repo_root()
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+
+
+def code_cells(nb: nbformat.NotebookNode) -> list[str]:
+    return [c.source.strip() for c in nb.cells if c.cell_type == "code"]
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_is_paired_with_its_script(notebook: Path):
+    script = ROOT / "step05_production" / f"{notebook.stem}.py"
+    assert script.is_file(), f"{notebook.name} has no lab script {script}"
+    from_script = jupytext.read(script)
+    assert code_cells(nbformat.read(notebook, as_version=4)) == code_cells(from_script), (
+        f"{notebook.name} is out of sync with {script.name}: run "
+        f"`jupytext --sync {notebook.relative_to(ROOT)}`")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("notebook", [p for p in NOTEBOOKS if p.stem.startswith("03_")],
+                         ids=lambda p: p.stem)
+def test_notebook_runs_on_local_target(notebook: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    settings = new_lab_settings(tmp_path / "home")
+    for key, value in {**lab_env(settings), "MILVUS_LAB_TARGET": "local"}.items():
+        monkeypatch.setenv(key, value)
+    nb = nbformat.read(notebook, as_version=4)
+    NotebookClient(nb, timeout=600, kernel_name="python3",
+                   resources={"metadata": {"path": str(ROOT)}}).execute()
+    outputs = "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
+    assert "Report:" in outputs, "the lesson did not reach its report"
+    assert not any(o.get("output_type") == "error" for c in nb.cells for o in c.get("outputs", []))
+    assert os.environ["MILVUS_LAB_HOME"] == lab_env(settings)["MILVUS_LAB_HOME"]
