@@ -139,7 +139,7 @@ def lesson(args: Any, settings: Any, impl: Any, target: Any, story: Narrator, ou
                     f"locust -f loadtests/blue_green.py --host {target.live_url()} --headless -u {args.users}"):
         run_dir = settings.path("load", "03")
         load = start_locust(
-            locustfile("search_api"), target.live_url(), users=args.users, spawn_rate=args.users,
+            locustfile("blue_green"), target.live_url(), users=args.users, spawn_rate=args.users,
             run_time_s=None, out_dir=run_dir,
             env={"MILVUS_LAB_DATASET_DIR": str(datasets.dataset_dir(settings, V1.dataset.name)),
                  "MILVUS_LAB_EXPECT_VERSIONS": "v1,v2", "MILVUS_LAB_USER_RPS": str(args.user_rps)},

@@ -10,6 +10,7 @@ from milvus_lab.settings import find_repo_root
 LOCUSTFILES = {
     "search_api": "search_api.py",  # HTTP load on the search API / router
     "milvus_grpc": "milvus_grpc.py",  # direct gRPC load on Milvus
+    "blue_green": "blue_green.py",  # lab 03: search_api with the release's expectations
 }
 
 
