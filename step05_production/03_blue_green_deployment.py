@@ -193,8 +193,10 @@ def data_release(args: Any, impl: Any, client: Any, target: Any, story: Narrator
                     f"client.create_collection('{name}', ...); client.insert(...); client.load_collection(...)"):
         ds = datasets.ensure_dataset(settings, rel.dataset)
         build_ds = faults.misaligned(ds) if faulty else ds
+        # nobody reads the candidate yet, so a half-built one from an interrupted run is rebuilt
+        serving = collections.alias_target(client, ALIAS) == name
         status = collections.ensure_collection(client, name, build_ds, rel.index,
-                                               rebuild=args.rebuild or faulty)
+                                               rebuild=args.rebuild or faulty or not serving)
         story.result(True, f"{name}: {status.rows:,} rows, index {status.index}, "
                            f"{'reused' if status.reused else 'built'}")
 

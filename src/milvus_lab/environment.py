@@ -36,7 +36,10 @@ def ensure_baseline(target: Target, release: Release = V1, rebuild: bool = False
     client = milvus_client(uri)
     try:
         ds = datasets.ensure_dataset(target.settings, release.dataset)
-        status = collections.ensure_collection(client, release.collection, ds, release.index, rebuild=rebuild)
+        # a collection no alias serves can be rebuilt safely; one users read needs --rebuild
+        serving = collections.alias_target(client, ALIAS) == release.collection
+        status = collections.ensure_collection(client, release.collection, ds, release.index,
+                                               rebuild=rebuild or not serving)
         before = collections.point_alias(client, ALIAS, release.collection)
     finally:
         client.close()
