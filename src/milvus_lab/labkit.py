@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -67,6 +68,8 @@ def load_impl(module_name: str, impl: str = "solutions", root: Path | None = Non
 
 def run_lab(main: Callable[[], int | None], cleanup_hint: str) -> int:
     """Run a lab's main and map the outcome to the exit-code contract (0 / 1 / 2)."""
+    # Ctrl-C must interrupt even when the shell started us with SIGINT ignored (`cmd &`)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         code = main()
         return int(code or 0)
