@@ -46,9 +46,11 @@ from milvus_lab.labkit import (
     settings_from_args,
 )
 from milvus_lab.report import Narrator, console, settings_table, summary_table, write_json_report
-from milvus_lab.settings import Settings
+from milvus_lab.settings import Settings, find_repo_root
 
 LAB = "01"
+REPO = find_repo_root()  # the checkout: Dockerfile, deploy/, labs/, solutions/
+SCRIPT = "01_kubernetes_deployment.py"  # (no __file__ in a notebook)
 CLEANUP = "python step05_production/01_kubernetes_deployment.py --cleanup [--target kube]"
 SCALE_STEPS = (3, 2)
 
@@ -183,6 +185,8 @@ def apply_step(conn: Any, objs: list[Any], story: Narrator, out: Outcome) -> Non
 
 
 def run_kube(args: Any, settings: Settings, objs: list[Any], story: Narrator, out: Outcome) -> None:
+    if args.installer == "helm":
+        helm.require_helm()  # before anything changes
     conn = connect(settings, story)
     ns = settings.namespace
     foundation = objs[:3]  # Namespace, ResourceQuota, LimitRange
@@ -195,7 +199,7 @@ def run_kube(args: Any, settings: Settings, objs: list[Any], story: Narrator, ou
                     "The Deployment uses imagePullPolicy IfNotPresent, so it is never pulled.",
                     f"docker build -t {m.API_IMAGE} . && kind load docker-image {m.API_IMAGE} --name {context.KIND_CLUSTER}"):
         if conn.is_kind:
-            for cmd in images.ensure_image_in_kind(m.API_IMAGE, settings.repo_root, rebuild=args.rebuild_image):
+            for cmd in images.ensure_image_in_kind(m.API_IMAGE, REPO, rebuild=args.rebuild_image):
                 story.result(True, cmd)
         else:
             story.warn("not kind: these nodes never pull or run images (KWOK); skipped")
@@ -215,7 +219,7 @@ def run_kube(args: Any, settings: Settings, objs: list[Any], story: Narrator, ou
                     if args.installer == "manifests" else
                     " ".join(helm.install_commands(ns, helm.VALUES, conn.context)[-1])):
         if args.installer == "helm":
-            helm.install(ns, settings.repo_root / helm.VALUES, conn.context)
+            helm.install(ns, REPO / helm.VALUES, conn.context)
             story.result(True, f"helm release {helm.RELEASE} deployed")
             apply_step(conn, milvus, story, out)
         else:
@@ -510,7 +514,7 @@ def try_connect(settings: Settings, story: Narrator) -> Any:
 def finish(args: Any, settings: Settings, story: Narrator, out: Outcome) -> int:
     rows = [(c["name"], "skipped" if c["ok"] is None else c["ok"], c["detail"]) for c in out.checks]
     console.print(summary_table("Verification", ["check", "passed", "detail"], rows))
-    report = args.report or default_report_path(settings, __file__)
+    report = args.report or default_report_path(settings, SCRIPT)
     write_json_report(report, {"lab": LAB, "steps": story.steps, "outcome": out,
                                "elapsed_s": round(time.monotonic() - story.started, 2)})
     console.print(f"Report: {report}\nManifests: {Path(out.manifests[0]).parent if out.manifests else '-'}")
