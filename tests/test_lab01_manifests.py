@@ -173,3 +173,11 @@ def test_lab_label_must_be_two_digits() -> None:
     with pytest.raises(ValueError):
         m.lab_labels("1")
     assert m.lab_selector("03").endswith("milvus-lab/lab=03")
+
+
+def test_rendered_deploy_yaml_is_current() -> None:
+    from milvus_lab.kube import render
+
+    assert render.main(["--check"]) == 0, "run `python -m milvus_lab.kube.render`"
+    docs = list(yaml.safe_load_all((REPO / render.TARGET).read_text()))
+    assert apply.validate_offline(docs) == []
