@@ -23,6 +23,7 @@ class ApiConfig:
     max_k: int = 100
     timeout_s: float = 2.0
     fault_error_rate: float = 0.0  # lab 03's injected fault: fail this share of searches
+    replica: str = ""  # pod name on kube (downward API), process name locally
 
     @property
     def served_by(self) -> str:
@@ -42,6 +43,7 @@ class ApiConfig:
             dim=int(e.get("MILVUS_LAB_DIM", "128")),
             timeout_s=float(e.get("MILVUS_LAB_API_TIMEOUT_S", "2.0")),
             fault_error_rate=float(e.get("MILVUS_LAB_API_FAULT_ERROR_RATE", "0")),
+            replica=e.get("MILVUS_LAB_API_REPLICA", ""),
         )
 
     def to_env(self) -> dict[str, str]:

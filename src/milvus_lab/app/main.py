@@ -109,9 +109,11 @@ class InFlight:
 class ServedByMiddleware:
     """Pure ASGI middleware: tags every response (errors and 422s too) with who served it."""
 
-    def __init__(self, app: Any, served_by: str) -> None:
+    def __init__(self, app: Any, served_by: str, replica: str = "") -> None:
         self.app = app
-        self.header = (b"x-served-by", served_by.encode())
+        self.headers = [(b"x-served-by", served_by.encode())]
+        if replica:  # the pod / process name: per-replica counts for load-balancing demos
+            self.headers.append((b"x-served-by-replica", replica.encode()))
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -120,7 +122,7 @@ class ServedByMiddleware:
 
         async def send_tagged(message: dict) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), self.header]
+                message["headers"] = [*message.get("headers", []), *self.headers]
             await send(message)
 
         await self.app(scope, receive, send_tagged)
@@ -194,5 +196,5 @@ def create_app(cfg: ApiConfig | None = None) -> FastAPI:
     def prom_metrics() -> Response:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
-    app.add_middleware(ServedByMiddleware, served_by=cfg.served_by)
+    app.add_middleware(ServedByMiddleware, served_by=cfg.served_by, replica=cfg.replica)
     return app

@@ -81,7 +81,8 @@ def start_replicas(settings: Settings, cfg: ApiConfig, count: int, timeout: floa
         if index not in used:
             port = processes.free_port()
             started.append(processes.start_process(
-                settings, f"{PREFIX}{cfg.slot}-{index}", _argv(port), port, env=cfg.to_env(),
+                settings, f"{PREFIX}{cfg.slot}-{index}", _argv(port), port,
+                env={**cfg.to_env(), "MILVUS_LAB_API_REPLICA": f"{PREFIX}{cfg.slot}-{index}"},
                 extra={"slot": cfg.slot, "version": cfg.version, "config": fingerprint},
             ))
         index += 1
