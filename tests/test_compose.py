@@ -300,9 +300,11 @@ def _jobs() -> dict[str, dict[str, Any]]:
 def test_prometheus_scrapes_what_compose_runs(validator):
     services = resolved(validator)["services"]
     jobs = _jobs()
-    # Milvus: the compose service name and the port of its /healthz + /metrics.
-    assert jobs["milvus"]["static_configs"][0]["targets"] == ["standalone:9091"]
-    assert any(p["target"] == 9091 for p in services["standalone"]["ports"])
+    # Milvus: a compose service on the project network, at the port of its /healthz + /metrics.
+    (milvus,) = jobs["milvus"]["static_configs"][0]["targets"]
+    host, port = milvus.split(":")
+    assert host in services and services[host]["image"].startswith("milvusdb/milvus:"), milvus
+    assert f"localhost:{port}/healthz" in " ".join(services[host]["healthcheck"]["test"]), milvus
     # Router: the host, on the default control port (that is where /metrics lives).
     assert jobs["router"]["static_configs"][0]["targets"] == [f"host.docker.internal:{Settings().router_control_port}"]
     assert "host.docker.internal=host-gateway" in services["prometheus"]["extra_hosts"]
@@ -412,7 +414,7 @@ def test_docker_but_no_milvus_names_docker_compose_up(lab_settings, fake_docker_
     err = info.value
     assert err.exit_code == 2
     assert f"no Milvus answers at {lab_settings.milvus_uri}" in err.message
-    assert "docker compose up -d" in err.fix
+    assert "docker compose up -d --wait" in err.fix
 
 
 def test_our_milvus_lite_is_refused_and_other_milvus_is_used(monkeypatch, milvus_factory, tmp_path):
@@ -425,7 +427,7 @@ def test_our_milvus_lite_is_refused_and_other_milvus_is_used(monkeypatch, milvus
     err = info.value
     assert err.exit_code == 2
     assert f"our Milvus Lite (target local) is running on port {running.settings.milvus_port}" in err.message
-    assert "`milvus-lab down`" in err.fix and "docker compose up -d" in err.fix
+    assert "`milvus-lab down`" in err.fix and "docker compose up -d --wait" in err.fix
 
     elsewhere = new_lab_settings(tmp_path / "elsewhere", milvus_port=running.settings.milvus_port)
     target = compose_target(elsewhere)
@@ -463,7 +465,7 @@ def test_lab03_with_docker_but_no_milvus_exits_2(tmp_path, fake_docker_path):
     settings = new_lab_settings(tmp_path / "home")
     code, out, seconds = run_lab03(settings, fake_docker_path)
     assert code == 2, out
-    assert_one_clear_message(out, f"no Milvus answers at {settings.milvus_uri}", "docker compose up -d")
+    assert_one_clear_message(out, f"no Milvus answers at {settings.milvus_uri}", "docker compose up -d --wait")
     assert seconds < 60, f"took {seconds:.0f}s"
 
 

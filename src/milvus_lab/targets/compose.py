@@ -25,7 +25,7 @@ class ComposeTarget(LocalTarget):
             raise PrerequisiteError(
                 f"our Milvus Lite (target local) is running on port {ours.port}, so `compose` "
                 "would test the wrong Milvus",
-                fix="`milvus-lab down`, then `docker compose up -d` and run again",
+                fix="`milvus-lab down`, then `docker compose up -d --wait` and run again",
             )
         if not server.answers(self.settings.milvus_uri):
             if shutil.which("docker") is None:
@@ -33,7 +33,17 @@ class ComposeTarget(LocalTarget):
                     "target compose needs Docker, and `docker` is not on PATH",
                     fix="install Docker (https://docs.docker.com/get-docker/) or use --target local",
                 )
-            server.wait_for_uri(self.settings.milvus_uri, timeout=5)
+            try:
+                server.wait_for_uri(self.settings.milvus_uri, timeout=5)
+            except PrerequisiteError as exc:
+                # Milvus standalone needs up to ~90 s to turn healthy: a plain `up -d` returns
+                # long before, so say `--wait` (returns once every healthcheck passes).
+                raise PrerequisiteError(
+                    exc.message,
+                    fix="`docker compose up -d --wait` (returns once Milvus is healthy; the first "
+                        "start pulls the images), then run again; `docker compose ps` shows what "
+                        "is not healthy, or check MILVUS_LAB_MILVUS_HOST/PORT",
+                ) from None
         return self.settings.milvus_uri
 
     def describe(self) -> dict[str, str]:
