@@ -80,8 +80,9 @@ def pid_matches(pid: int, argv: list[str]) -> bool:
             return False
         return True  # no /proc (macOS): trust the pid
     text = [c.decode(errors="replace") for c in cmdline if c]
-    # the interpreter path may differ (symlinks); compare the arguments after it
-    return bool(text) and text[1:] == argv[1:]
+    # the interpreter path may differ (symlinks), and a console script shows up as
+    # `python <script> args...`: compare the arguments after the program
+    return bool(text) and (text[1:] == argv[1:] or text[2:] == argv[1:])
 
 
 def port_in_use(port: int, host: str = "127.0.0.1") -> bool:

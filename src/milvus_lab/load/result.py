@@ -172,6 +172,11 @@ class LoadResult:
             return self.stopped
         return float(self.history[-1].t + 1) if self.history else self.start
 
+    @property
+    def _first(self) -> float:
+        """Where phases begin: the run's start or its first (possibly partial) second."""
+        return min([self.start, *(float(s.t) for s in self.history[:1])])
+
     def window(self, start: float, end: float, label: str = "") -> WindowStats:
         """Stats of the seconds between two instants (wall-clock, `time.time()`)."""
         buckets = [s for s in self.history if start <= s.t + 0.5 < end]
@@ -180,8 +185,8 @@ class LoadResult:
     def phases(self) -> list[WindowStats]:
         """The run cut at every mark: before the first, between marks, after the last."""
         if not self.marks:
-            return [self.window(self.start, self.end + 1, "whole run")]
-        edges = [self.start, *(mk.t for mk in self.marks), self.end + 1]
+            return [self.window(self._first, self.end + 1, "whole run")]
+        edges = [self._first, *(mk.t for mk in self.marks), self.end + 1]
         labels = [f"before {self.marks[0].label}"]
         labels += [f"{a.label} → {b.label}" for a, b in zip(self.marks, self.marks[1:], strict=False)]
         labels.append(f"after {self.marks[-1].label}")

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,10 +84,12 @@ def _pids_with_open_file(path: Path) -> str | None:
 
 
 def server_argv(settings: Settings) -> list[str]:
-    exe = shutil.which("milvus-lite") or processes.python_argv("-m", "milvus_lite")[0]
-    argv = [exe] if exe.endswith("milvus-lite") else [exe, "-m", "milvus_lite"]
-    return [*argv, "server", "--data-dir", str(data_dir(settings)),
-            "--host", "127.0.0.1", "--port", str(settings.milvus_port)]
+    """`python -m milvus_lite server ...` with our interpreter: the same command line in
+    /proc whether or not a venv is activated (a console script would show as `python <script>`)."""
+    return processes.python_argv(
+        "-m", "milvus_lite", "server", "--data-dir", str(data_dir(settings)),
+        "--host", "127.0.0.1", "--port", str(settings.milvus_port),
+    )
 
 
 def ensure_server(settings: Settings, timeout: float = 60.0) -> MilvusEndpoint:
