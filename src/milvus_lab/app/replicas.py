@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 
@@ -90,13 +91,34 @@ def start_replicas(settings: Settings, cfg: ApiConfig, count: int, timeout: floa
         url = f"http://127.0.0.1:{rec.port}"
         processes.wait_until(rec, lambda url=url: ready(url), timeout,
                              f"search API replica {rec.name} ({cfg.served_by})")
-    return sorted((_replica(r) for r in [*keep, *started]), key=lambda r: r.name)
+    running = sorted((_replica(r) for r in [*keep, *started]), key=lambda r: r.name)
+    write_scrape_targets(settings, cfg.slot, running)
+    return running
+
+
+def scrape_targets_file(settings: Settings, slot: str) -> Path:
+    return settings.state_dir / "prometheus" / f"search-api-{slot}.json"
+
+
+def write_scrape_targets(settings: Settings, slot: str, running: list[Replica]) -> None:
+    """Prometheus file_sd targets for the compose target's Prometheus (it runs in Docker and
+    reaches the host as host.docker.internal); rewritten whenever a slot changes."""
+    path = scrape_targets_file(settings, slot)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    body = [{"targets": [f"host.docker.internal:{r.port}"],
+             "labels": {"slot": r.slot, "version": r.version, "replica": r.name}} for r in running]
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(body, indent=1))
+    tmp.replace(path)
 
 
 def stop_replicas(settings: Settings, slot: str | None = None) -> int:
     """Stop a slot's replicas (or all); in-flight requests finish (graceful SIGTERM)."""
     prefix = f"{PREFIX}{slot}-" if slot else PREFIX
-    return sum(processes.stop_process(settings, r.name) for r in processes.list_records(settings, prefix))
+    stopped = sum(processes.stop_process(settings, r.name) for r in processes.list_records(settings, prefix))
+    for path in (settings.state_dir / "prometheus").glob(f"search-api-{slot or ''}*.json"):
+        path.unlink(missing_ok=True)
+    return stopped
 
 
 def stop_replica(settings: Settings, replica: Replica) -> bool:
