@@ -158,3 +158,22 @@ def test_wait_for_an_absent_uri_says_how_to_start_it() -> None:
     assert f"no Milvus answers at http://127.0.0.1:{port}" in err.value.message
     assert "docker compose up -d" in (err.value.fix or "")
 
+
+
+def test_lab_settings_keep_state_and_ports_away_from_the_user(lab_settings: Settings,
+                                                               tmp_path: Path) -> None:
+    assert lab_settings.state_dir.is_relative_to(tmp_path)
+    from_env = Settings.from_env()  # what the CLI and a lab see in a subprocess
+    assert from_env.state_dir == lab_settings.state_dir
+    assert (from_env.milvus_port, from_env.router_port, from_env.router_control_port) == \
+        (lab_settings.milvus_port, lab_settings.router_port, lab_settings.router_control_port)
+
+
+def test_a_settings_keeps_its_home_when_the_env_changes(
+        lab_settings: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("MILVUS_LAB_HOME", str(tmp_path / "someone-else"))
+    assert lab_settings.state_dir == tmp_path / "home" / ".milvus-lab"
+    assert Settings.from_env().state_dir == tmp_path / "someone-else" / ".milvus-lab"
+    ports = {lab_settings.milvus_port, lab_settings.router_port, lab_settings.router_control_port}
+    assert len(ports) == 3 and 19530 not in ports and 8080 not in ports
+    assert not any(processes.port_in_use(p) for p in ports)

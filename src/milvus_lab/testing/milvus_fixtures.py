@@ -58,11 +58,17 @@ def free_ports(count: int) -> list[int]:
 
 
 def new_lab_settings(home: Path, **overrides: object) -> Settings:
-    """Settings whose state lives in `<home>/.milvus-lab/`, with free Milvus/router ports."""
+    """Settings whose state lives in `<home>/.milvus-lab/`, with free Milvus/router ports.
+
+    The home is explicit (not taken from an ambient MILVUS_LAB_HOME, which may point at a
+    user's real state), and it is also the processes' working dir, so the final leak check
+    finds them.
+    """
     milvus, router, control = free_ports(3)
     home.mkdir(parents=True, exist_ok=True)
-    values: dict[str, object] = {"repo_root": home.resolve(), "milvus_port": milvus,
-                                 "router_port": router, "router_control_port": control}
+    values: dict[str, object] = {"repo_root": home.resolve(), "home": home.resolve(),
+                                 "milvus_port": milvus, "router_port": router,
+                                 "router_control_port": control}
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
 
@@ -70,7 +76,7 @@ def new_lab_settings(home: Path, **overrides: object) -> Settings:
 def lab_env(settings: Settings) -> dict[str, str]:
     """The MILVUS_LAB_* variables that make a subprocess (the CLI, a lab) use `settings`."""
     return {
-        "MILVUS_LAB_HOME": str(settings.repo_root),
+        "MILVUS_LAB_HOME": str(settings.state_dir.parent),
         "MILVUS_LAB_TARGET": settings.target,
         "MILVUS_LAB_MILVUS_PORT": str(settings.milvus_port),
         "MILVUS_LAB_ROUTER_PORT": str(settings.router_port),
@@ -107,13 +113,15 @@ def pid_running(pid: int) -> bool:
 
 
 def processes_under(root: Path) -> list[tuple[int, str]]:
-    """Live processes (not us) whose working dir or command line lies under `root`.
+    """Live processes (not us) whose working dir, command line or MILVUS_LAB_HOME is under `root`.
 
     Everything the fixtures start runs with its cwd in a temp home (replicas, router,
-    Locust) or names a path there (the Milvus data dir), so this finds leaks without
-    knowing every pid.
+    Locust), names a path there (the Milvus data dir), or inherited MILVUS_LAB_HOME from
+    `lab_env` (whatever a CLI subprocess started), so this finds leaks without knowing
+    every pid.
     """
     needle = str(root.resolve())
+    home_var = f"MILVUS_LAB_HOME={needle}".encode()
     found = []
     for proc in Path("/proc").glob("[0-9]*"):
         pid = int(proc.name)
@@ -122,9 +130,11 @@ def processes_under(root: Path) -> list[tuple[int, str]]:
         try:
             cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
             cwd = os.readlink(proc / "cwd")
+            environ = (proc / "environ").read_bytes().split(b"\0")
         except OSError:
             continue
-        if cwd == needle or cwd.startswith(needle + "/") or needle + "/" in cmdline:
+        in_env = any(v == home_var or v.startswith(home_var + b"/") for v in environ)
+        if cwd == needle or cwd.startswith(needle + "/") or needle + "/" in cmdline or in_env:
             found.append((pid, cmdline.strip()))
     return found
 
