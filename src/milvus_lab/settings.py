@@ -31,6 +31,11 @@ def find_repo_root(start: Path | None = None) -> Path:
     return here
 
 
+def _home_from_env() -> Path | None:
+    home = os.environ.get("MILVUS_LAB_HOME")
+    return Path(home).resolve() if home else None
+
+
 @dataclass(frozen=True)
 class Settings:
     """Where a lab runs and what it talks to. Immutable: derive a changed copy with `with_()`."""
@@ -44,6 +49,9 @@ class Settings:
     kube_context: str | None = None
     namespace: str = "milvus-lab"
     dim: int = 128
+    # MILVUS_LAB_HOME, read once when the Settings is made: a Settings keeps pointing at the
+    # same state whatever the environment does later (a test fixture's, a lab's)
+    home: Path | None = field(default_factory=_home_from_env)
 
     @property
     def state_dir(self) -> Path:
@@ -51,8 +59,7 @@ class Settings:
 
         Tests point MILVUS_LAB_HOME at a temp dir so they never touch a user's state.
         """
-        home = os.environ.get("MILVUS_LAB_HOME")
-        return (Path(home).resolve() if home else self.repo_root) / ".milvus-lab"
+        return (self.home or self.repo_root) / ".milvus-lab"
 
     @property
     def milvus_uri(self) -> str:
@@ -81,7 +88,7 @@ class Settings:
         values: dict[str, object] = {}
         for f in fields(cls):
             raw = os.environ.get(f"MILVUS_LAB_{f.name.upper()}")
-            if raw is None or f.name == "repo_root":
+            if raw is None or f.name in ("repo_root", "home"):
                 continue
             values[f.name] = _parse(f.name, raw, f.type)
         values.update({k: v for k, v in overrides.items() if v is not None})
