@@ -243,9 +243,8 @@ def main(argv: list[str] | None = None) -> int:
     report = args.report or Settings(repo_root=find_repo_root()).path("reports", "benchmark_api_overhead.json")
     home = Path(tempfile.mkdtemp(prefix="milvus-lab-bench-"))
     milvus_port, router_port, control_port = free_ports(3)
-    settings = Settings(repo_root=home, milvus_port=milvus_port, router_port=router_port,
+    settings = Settings(repo_root=home, home=home, milvus_port=milvus_port, router_port=router_port,
                         router_control_port=control_port, dim=SPEC.dim)
-    os.environ["MILVUS_LAB_HOME"] = str(home)  # anything reading the env agrees on the temp home
     try:
         ds, api_url, router_url = bring_up(settings)
         queries = [q.tolist() for q in ds.queries]
