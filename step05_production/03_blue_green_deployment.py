@@ -41,6 +41,7 @@ from milvus_lab.report import Narrator, console, settings_table, summary_table, 
 from milvus_lab.targets import get_target
 
 LAB = "03"
+SCRIPT = "03_blue_green_deployment.py"  # (no __file__ in a notebook)
 CLEANUP = "python step05_production/03_blue_green_deployment.py --cleanup"
 
 
@@ -107,7 +108,7 @@ def run(args: Any) -> int:
         return dry_run(target, story)
 
     out = Outcome()
-    report_path = args.report or default_report_path(settings, __file__)
+    report_path = args.report or default_report_path(settings, SCRIPT)
     try:
         lesson(args, settings, impl, target, story, out)
     finally:
