@@ -106,14 +106,20 @@ def install(path: str | os.PathLike[str] | None = None) -> bool:
             error=error_text(exception),
         )
 
-    def _finish(**_: Any) -> None:
+    def _on_test_stop(**_: Any) -> None:
+        # users may still finish requests during --stop-timeout: write what we have, keep counting
+        recorder = _state["recorder"]
+        if recorder is not None:
+            recorder.flush(final=True)
+
+    def _on_quitting(**_: Any) -> None:
         recorder = _state["recorder"]
         if flusher["greenlet"] is not None:
             flusher["greenlet"].kill(block=False)
             flusher["greenlet"] = None
         if recorder is not None:
-            recorder.stop()
+            recorder.stop()  # the late seconds, then the stop row
 
-    events.test_stop.add_listener(_finish)
-    events.quitting.add_listener(_finish)
+    events.test_stop.add_listener(_on_test_stop)
+    events.quitting.add_listener(_on_quitting)
     return True
