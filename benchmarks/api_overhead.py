@@ -77,15 +77,6 @@ def pct(values: list[float], q: float) -> float:
     return float(np.percentile(np.asarray(values), q))
 
 
-def free_ports(n: int) -> list[int]:
-    ports: list[int] = []
-    while len(ports) < n:
-        p = processes.free_port()
-        if p not in ports:
-            ports.append(p)
-    return ports
-
-
 # ---- the three paths -------------------------------------------------------------------
 def direct_factory(uri: str, queries: list[list[float]]) -> Callable[[], tuple[Search, Callable[[], None]]]:
     """(a): a MilvusClient per caller; the same call the API makes."""
@@ -242,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
 
     report = args.report or Settings(repo_root=find_repo_root()).path("reports", "benchmark_api_overhead.json")
     home = Path(tempfile.mkdtemp(prefix="milvus-lab-bench-"))
-    milvus_port, router_port, control_port = free_ports(3)
+    milvus_port, router_port, control_port = processes.free_ports(3)
     settings = Settings(repo_root=home, home=home, milvus_port=milvus_port, router_port=router_port,
                         router_control_port=control_port, dim=SPEC.dim)
     try:

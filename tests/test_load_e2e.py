@@ -80,17 +80,13 @@ def _stack(root: Path) -> Iterator[Stack]:
 
 def _create_empty_collection(client: Any, name: str) -> None:
     """Same fields as the products collections (what the search API reads), zero rows."""
-    from pymilvus import DataType, MilvusClient
+    from pymilvus import MilvusClient
+
+    from milvus_lab.milvus.collections import products_schema
 
     if client.has_collection(name):
         client.drop_collection(name)
-    schema = MilvusClient.create_schema(auto_id=False)
-    schema.add_field("id", DataType.INT64, is_primary=True)
-    schema.add_field("vector", DataType.FLOAT_VECTOR, dim=DIM)
-    schema.add_field("category", DataType.VARCHAR, max_length=32)
-    schema.add_field("price", DataType.FLOAT)
-    schema.add_field("title", DataType.VARCHAR, max_length=128)
-    schema.add_field("release", DataType.VARCHAR, max_length=16)
+    schema = products_schema(DIM)
     index = MilvusClient.prepare_index_params()
     index.add_index("vector", index_type="FLAT", metric_type="COSINE")
     client.create_collection(name, schema=schema, index_params=index)

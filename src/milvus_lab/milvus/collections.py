@@ -76,9 +76,9 @@ def description(dataset: Dataset) -> str:
     return DESCRIPTION.format(name=dataset.spec.name, fingerprint=dataset.spec.fingerprint())
 
 
-def schema(dataset: Dataset) -> Any:
-    dim = dataset.spec.dim
-    s = MilvusClient.create_schema(auto_id=False, description=description(dataset))
+def products_schema(dim: int, description: str = "milvus-lab products") -> Any:
+    """The product fields every lab collection has (what the search API reads and returns)."""
+    s = MilvusClient.create_schema(auto_id=False, description=description)
     s.add_field("id", DataType.INT64, is_primary=True)
     s.add_field("vector", DataType.FLOAT_VECTOR, dim=dim)
     s.add_field("category", DataType.VARCHAR, max_length=32)
@@ -86,6 +86,10 @@ def schema(dataset: Dataset) -> Any:
     s.add_field("title", DataType.VARCHAR, max_length=128)
     s.add_field("release", DataType.VARCHAR, max_length=16)
     return s
+
+
+def schema(dataset: Dataset) -> Any:
+    return products_schema(dataset.spec.dim, description(dataset))
 
 
 def index_params(index: IndexSpec) -> Any:

@@ -47,14 +47,7 @@ SMALL_SPEC_V2 = DatasetSpec(name="small-v2", version="v2", n=3_000, dim=32, n_qu
 
 
 # ---- plain helpers (usable from module-scoped fixtures too) ---------------------------
-def free_ports(count: int) -> list[int]:
-    """`count` distinct ports that are free now (bind to 0 can hand out the same port twice)."""
-    ports: list[int] = []
-    while len(ports) < count:
-        port = processes.free_port()
-        if port not in ports:
-            ports.append(port)
-    return ports
+free_ports = processes.free_ports  # re-exported: tests import it from here
 
 
 def new_lab_settings(home: Path, **overrides: object) -> Settings:
