@@ -53,11 +53,11 @@ def parse_args(argv: list[str] | None = None) -> Any:
     parser.add_argument("--rollback", action="store_true",
                         help="after promotion, roll back by hand (timed) while blue is still warm")
     parser.add_argument("--users", type=int, default=20, help="Locust users (default 20)")
-    parser.add_argument("--user-rps", type=float, default=3.0, help="searches/s per user (default 3)")
-    parser.add_argument("--analysis-seconds", type=float, default=8.0,
-                        help="post-promotion analysis window (default 8)")
-    parser.add_argument("--scale-down-delay", type=float, default=4.0,
-                        help="seconds blue stays warm after the switch (default 4)")
+    parser.add_argument("--user-rps", type=float, default=3.5, help="searches/s per user (default 3.5)")
+    parser.add_argument("--analysis-seconds", type=float, default=12.0,
+                        help="post-promotion analysis window (default 12)")
+    parser.add_argument("--scale-down-delay", type=float, default=5.0,
+                        help="seconds blue stays warm after the switch (default 5)")
     parser.add_argument("--keep-running", action="store_true",
                         help="leave Milvus, API replicas and router running at the end")
     parser.add_argument("--rebuild", action="store_true", help="rebuild half-built collections")
@@ -148,10 +148,10 @@ def lesson(args: Any, settings: Any, impl: Any, target: Any, story: Narrator, ou
         story.result(True, f"Locust pid {load.pid}, files in {run_dir}")
     try:
         with live_panel(load, title="live traffic"):
-            _wait_for_traffic(load, seconds=3)
-            baseline = load.result().window(time.time() - 3, time.time(), "baseline")
+            _wait_for_traffic(load, seconds=5)
+            baseline = load.result().window(time.time() - 5, time.time(), "baseline")
             release(args, impl, target, story, out, load, baseline.p95_ms)
-            time.sleep(2)  # a little steady traffic after the last change, for the timeline
+            time.sleep(3)  # steady traffic after the last change, for the timeline
     finally:
         load.stop()
     result = load.result()
