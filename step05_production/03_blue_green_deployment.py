@@ -29,6 +29,7 @@ from milvus_lab.bluegreen.gates import AnalysisPolicy, GatePolicy, TrafficWindow
 from milvus_lab.environment import ensure_baseline, milvus_client
 from milvus_lab.errors import PrerequisiteError, VerificationFailed
 from milvus_lab.labkit import (
+    confirm,
     default_report_path,
     lab_parser,
     load_impl,
@@ -103,6 +104,9 @@ def run(args: Any) -> int:
     if target.name == "local":
         story.info("Milvus Lite has no auth/TLS; lab 05 covers those on compose/kube.")
     if args.cleanup:
+        if not confirm(f"Drop alias {ALIAS!r}, the lab's collections and stop its processes?", args.yes):
+            console.print("nothing removed")
+            return 0
         return cleanup(target)
     if args.dry_run:
         return dry_run(target, story)

@@ -66,6 +66,13 @@ def load_impl(module_name: str, impl: str = "solutions", root: Path | None = Non
     return module
 
 
+def confirm(question: str, assume_yes: bool) -> bool:
+    """Ask before destroying something; `--yes` (or no terminal, as in CI) answers yes."""
+    if assume_yes or not sys.stdin.isatty():
+        return True
+    return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
+
+
 def run_lab(main: Callable[[], int | None], cleanup_hint: str) -> int:
     """Run a lab's main and map the outcome to the exit-code contract (0 / 1 / 2)."""
     # Ctrl-C must interrupt even when the shell started us with SIGINT ignored (`cmd &`)
