@@ -307,20 +307,17 @@ def service_release(args: Any, impl: Any, target: Any, story: Narrator, out: Out
 def watch(impl: Any, load: Any, since: float, seconds: float, baseline_p95: float | None) -> Any:
     """Ask the rollback decision every half second until it says roll back or time is up."""
     policy = AnalysisPolicy()
-    decision = None
     deadline = time.time() + seconds
-    while time.time() < deadline:
+    while True:
         time.sleep(0.5)
         w = load.result().window(since, time.time() + 1, "since switch")
         decision = impl.rollback_decision(TrafficWindow(w.requests, w.failures, w.p95_ms), baseline_p95, policy)
-        if decision.rollback:
-            return decision
-    w = load.result().window(since, time.time() + 1, "since switch")
-    final = impl.rollback_decision(TrafficWindow(w.requests, w.failures, w.p95_ms), baseline_p95, policy)
-    if final.action == "wait":
-        raise VerificationFailed(f"not enough traffic to judge the release ({final.reason})",
+        if decision.rollback or time.time() >= deadline:
+            break
+    if decision.action == "wait":
+        raise VerificationFailed(f"not enough traffic to judge the release ({decision.reason})",
                                  fix="raise --users or --analysis-seconds")
-    return final
+    return decision
 
 
 # %% [markdown]

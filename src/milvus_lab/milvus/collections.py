@@ -61,7 +61,6 @@ class CollectionStatus:
     index: str
     reused: bool
     loaded: bool
-    description: str = ""
 
     @property
     def complete(self) -> bool:
@@ -145,8 +144,7 @@ def inspect(client: MilvusClient, name: str, expected_rows: int) -> CollectionSt
     if not client.has_collection(name):
         return None
     return CollectionStatus(name, row_count(client, name), expected_rows,
-                            current_index(client, name), True, is_loaded(client, name),
-                            str(client.describe_collection(name).get("description", "")))
+                            current_index(client, name), True, is_loaded(client, name))
 
 
 def ensure_collection(
@@ -188,7 +186,7 @@ def ensure_collection(
     client.flush(name)
     client.load_collection(name)
     status = CollectionStatus(name, row_count(client, name), expected, current_index(client, name),
-                              False, is_loaded(client, name), description(dataset))
+                              False, is_loaded(client, name))
     if not status.complete:
         raise PrerequisiteError(
             f"collection {name!r} has {status.rows:,} rows after insert, expected {expected:,}",
