@@ -3,38 +3,89 @@
 Each replica knows its slot and version and says so on every response
 (`X-Served-By: <slot>/<version>`), so a load test can draw who answered when. It reports
 the release stored in the rows that answered (`X-Data-Version`), which is how a Milvus
-alias cutover becomes visible from outside. Milvus down is a fast 503, never a hang.
+alias cutover becomes visible from outside. Milvus down is a fast 503, never a hang; a
+client's mistake (bad filter, NaN, oversized body) is a 4xx with the reason and leaves the
+connection and the 5xx counts alone.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
+import math
 import random
 import threading
 import time
 from typing import Any
 
 from fastapi import FastAPI, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, create_model, field_validator
 
 from milvus_lab import __version__
 from milvus_lab.app.config import ApiConfig
+from milvus_lab.app.errors import filter_problem, is_client_error, milvus_message
 from milvus_lab.app.metrics import ApiMetrics
 
 OUTPUT_FIELDS = ["category", "price", "title", "release"]
+MAX_BODY_BYTES = 1_000_000  # a 128-d query is ~3 kB; 100 MB bodies once took 11 s and 1.1 GB
 
 
 class SearchRequest(BaseModel):
-    vector: list[float] = Field(..., min_length=1)
+    vector: list[float] = Field(..., min_length=1)  # finite numbers only (see the validator)
     k: int = Field(10, ge=1, le=100)
     filter: str | None = Field(None, max_length=512)
 
+    @field_validator("vector")
+    @classmethod
+    def _finite(cls, value: list[float]) -> list[float]:
+        if not all(math.isfinite(x) for x in value):
+            raise ValueError("vector values must be finite numbers (no NaN or infinity)")
+        return value
+
     @field_validator("filter")
     @classmethod
-    def _no_blank_filter(cls, value: str | None) -> str | None:
-        return value.strip() or None if value is not None else None
+    def _usable_filter(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        problem = filter_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value.strip() or None
+
+
+class ErrorBody(BaseModel):
+    error: str
+
+
+class SearchHit(BaseModel):
+    id: int
+    distance: float
+    fields: dict[str, Any]
+
+
+class SearchResponse(BaseModel):
+    hits: list[SearchHit]
+    slot: str
+    version: str
+    variant: str
+    data_version: str
+    collection: str
+    took_ms: float
+
+
+def request_model(dim: int) -> type[SearchRequest]:
+    """SearchRequest whose OpenAPI schema states this replica's vector dimension."""
+    return create_model(  # type: ignore[call-overload]
+        "SearchRequest", __base__=SearchRequest,
+        vector=(list[float], Field(..., min_length=1, json_schema_extra={"minItems": dim, "maxItems": dim},
+                                   description=f"the query vector: exactly {dim} finite numbers")),
+    )
+
+
+class ClientError(Exception):
+    """Milvus refused the request itself (bad filter, unknown field): the caller's mistake."""
 
 
 class MilvusGateway:
@@ -44,11 +95,16 @@ class MilvusGateway:
         self.cfg = cfg
         self._client: Any = None
         self._lock = threading.Lock()
+        self.warm = False
 
     def client(self) -> Any:
         if self._client is None:
             with self._lock:
                 if self._client is None:
+                    # pymilvus imports these lazily, without a lock, on the first search;
+                    # concurrent first searches raced ("partially initialized module
+                    # scipy.sparse._bsr") and answered 503: import them once, here
+                    import scipy.sparse  # noqa: F401
                     from pymilvus import MilvusClient
 
                     self._client = MilvusClient(
@@ -71,7 +127,9 @@ class MilvusGateway:
                 output_fields=OUTPUT_FIELDS, search_params={"params": self.cfg.search_params},
                 timeout=self.cfg.timeout_s,
             )
-        except Exception:
+        except Exception as exc:
+            if is_client_error(exc):
+                raise ClientError(milvus_message(exc)) from None
             self.reset()  # the next request reconnects instead of reusing a broken channel
             raise
         return [
@@ -86,7 +144,15 @@ class MilvusGateway:
             self.reset()
             return False, f"Milvus not reachable or collection missing: {type(exc).__name__}: {exc}"
         ok = "Loaded" in str(state.get("state"))
-        return ok, "loaded" if ok else f"collection {self.cfg.collection} not loaded: {state}"
+        if not ok:
+            return False, f"collection {self.cfg.collection} not loaded: {state}"
+        if not self.warm:  # one real search before the first user's: imports, channel, caches
+            try:
+                self.search(SearchRequest(vector=[0.5] * self.cfg.dim, k=1))
+            except Exception as exc:
+                return False, f"warm-up search failed: {type(exc).__name__}: {exc}"
+            self.warm = True
+        return True, "loaded"
 
 
 class InFlight:
@@ -128,6 +194,54 @@ class ServedByMiddleware:
         await self.app(scope, receive, send_tagged)
 
 
+class BodyLimitMiddleware:
+    """Pure ASGI middleware: a body over `limit` bytes is a 413, read no further."""
+
+    def __init__(self, app: Any, limit: int = MAX_BODY_BYTES) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            await self._too_large(send)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            if size > self.limit:
+                await self._too_large(send)
+                return
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        sent = False
+
+        async def replay() -> dict:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _too_large(self, send: Any) -> None:
+        body = json.dumps({"error": f"request body larger than {self.limit} bytes"}).encode()
+        await send({"type": "http.response.start", "status": 413,
+                    "headers": [(b"content-type", b"application/json"),
+                                (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
+
+
 def create_app(cfg: ApiConfig | None = None) -> FastAPI:
     """Build one replica's app from its config (env by default, for uvicorn --factory)."""
     cfg = cfg or ApiConfig.from_env()
@@ -145,7 +259,17 @@ def create_app(cfg: ApiConfig | None = None) -> FastAPI:
     def count(endpoint: str, status: int) -> None:
         metrics.requests.labels(**labels, endpoint=endpoint, status=str(status)).inc()
 
-    @app.post("/search")
+    body_model = request_model(cfg.dim)
+    errors: dict[int | str, dict[str, Any]] = {
+        200: {"model": SearchResponse, "description": "the top-k hits and who served them"},
+        400: {"model": ErrorBody, "description": "Milvus refused the filter (its message is in `error`)"},
+        413: {"model": ErrorBody, "description": f"request body over {MAX_BODY_BYTES:,} bytes"},
+        422: {"description": "invalid body: wrong vector dimension, NaN/infinity, k out of range, "
+                             "unusable filter"},
+        500: {"model": ErrorBody, "description": "injected fault (lab 03 rollback drill only)"},
+        503: {"model": ErrorBody, "description": "Milvus unavailable (the replica reconnects)"},
+    }
+
     def search(req: SearchRequest, response: Response) -> Any:
         if len(req.vector) != cfg.dim:
             count("/search", 422)
@@ -161,6 +285,9 @@ def create_app(cfg: ApiConfig | None = None) -> FastAPI:
             t0 = time.perf_counter()
             try:
                 hits = gateway.search(req)
+            except ClientError as exc:
+                count("/search", 400)
+                return JSONResponse({"error": str(exc)}, 400)
             except Exception as exc:
                 count("/search", 503)
                 return JSONResponse({"error": f"Milvus unavailable: {type(exc).__name__}"}, 503)
@@ -177,11 +304,15 @@ def create_app(cfg: ApiConfig | None = None) -> FastAPI:
             "took_ms": round(took * 1000, 3),
         }
 
+    search.__annotations__["req"] = body_model  # this replica's dimension, in the OpenAPI spec
+    app.post("/search", responses=errors)(search)
+
     @app.get("/healthz")
     def healthz() -> dict:
         return {"status": "ok"}
 
-    @app.get("/readyz")
+    @app.get("/readyz", responses={503: {"description": "not ready (Milvus lost, collection "
+                                                       "not loaded, or warm-up failed)"}})
     def readyz() -> Any:
         ok, detail = gateway.ready()
         count("/readyz", 200 if ok else 503)
@@ -192,9 +323,12 @@ def create_app(cfg: ApiConfig | None = None) -> FastAPI:
         return {"slot": cfg.slot, "version": cfg.version, "variant": cfg.variant,
                 "collection": cfg.collection, "app": __version__}
 
-    @app.get("/metrics")
+    @app.get("/metrics", response_class=PlainTextResponse,
+             responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}},
+                              "description": "Prometheus text exposition format"}})
     def prom_metrics() -> Response:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
+    app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(ServedByMiddleware, served_by=cfg.served_by, replica=cfg.replica)
     return app
