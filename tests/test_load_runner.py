@@ -179,8 +179,10 @@ def test_empty_hits_are_failures(api: StubApi, workdir: Path, dataset: Path) -> 
 
 
 @pytest.mark.parametrize(("knob", "expected"), [
-    ({"MILVUS_LAB_STICKY_USERS": "1"}, lambda ids: ids == {"locust-user-0", "locust-user-1"}),
-    ({"MILVUS_LAB_USER_POOL": "1000"}, lambda ids: len(ids) > 10 and all(
+    ({"MILVUS_LAB_STICKY_USERS": "1"}, lambda ids, n: ids == {"locust-user-0", "locust-user-1"}),
+    # a pool of 1,000 gives (nearly) every request its own user: judged against the number of
+    # requests the run made, not a count a busy machine may not reach in 2 s
+    ({"MILVUS_LAB_USER_POOL": "1000"}, lambda ids, n: n >= 3 and len(ids) >= 0.8 * min(n, 40) and all(
         i.startswith("user-") for i in ids)),
 ], ids=["sticky-per-locust-user", "simulated-user-pool"])
 def test_user_ids_for_sticky_ab_assignment(workdir: Path, dataset: Path, knob: dict[str, str],
@@ -191,7 +193,8 @@ def test_user_ids_for_sticky_ab_assignment(workdir: Path, dataset: Path, knob: d
                            env=_env(dataset, **knob))
         run.wait()
         ids = set(api.seen_users())
-    assert expected(ids), sorted(ids)[:20]  # type: ignore[operator]
+    requests = run.result().requests
+    assert expected(ids, requests), (requests, sorted(ids)[:20])  # type: ignore[operator]
 
 
 def test_broken_locustfile_is_a_prerequisite_error(api: StubApi, workdir: Path) -> None:

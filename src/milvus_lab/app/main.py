@@ -18,7 +18,8 @@ import threading
 import time
 from typing import Any
 
-from fastapi import FastAPI, Response
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field, create_model, field_validator
@@ -253,6 +254,13 @@ def create_app(cfg: ApiConfig | None = None) -> FastAPI:
     inflight = InFlight()
 
     app = FastAPI(title="milvus-lab search API", version=__version__)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_body(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # FastAPI echoes the input back; a NaN in it cannot be JSON and made this a 500
+        detail = [{"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
+                  for e in exc.errors()]
+        return JSONResponse({"detail": detail}, 422)
     app.state.config = cfg
     app.state.gateway = gateway
 
