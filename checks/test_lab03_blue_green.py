@@ -188,7 +188,7 @@ def test_rollback_decision(lab03, history, action):
 
 
 @pytest.mark.parametrize("p95, reference, passed", [
-    (900.0, None, True), (1200.0, None, False), (1200.0, 1000.0, True), (2000.0, 1000.0, False),
+    (900.0, None, True), (1200.0, None, False), (1900.0, 1000.0, True), (2500.0, 1000.0, False),
 ])
 def test_gate_latency_is_judged_against_the_live_collection(lab03, good_report, p95, reference, passed):
     report = replace(good_report, p95_ms=p95, reference_p95_ms=reference)

@@ -34,7 +34,7 @@ class GatePolicy:
     max_p95_ms: float = 1000.0  # the search SLO; probes run while the live version is under load
     # over the SLO is still a pass when the live collection is just as slow right now (the
     # machine, not the candidate): the candidate may be at most this much slower than it
-    p95_vs_reference: float = 1.5
+    p95_vs_reference: float = 2.0  # p95 of 40 probes swings ~1.6x on a loaded 2-core laptop
 
 
 @dataclass(frozen=True)

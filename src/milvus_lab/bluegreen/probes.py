@@ -28,6 +28,9 @@ def measure_p95_ms(client: MilvusClient, collection: str, ds: Dataset, index: In
     """p95 of single searches, one at a time (a probe, not a load test), of `collection` and,
     interleaved query by query, of `reference` (the live one): same machine, same moment."""
     times: dict[str, list[float]] = {collection: [], **({reference: []} if reference else {})}
+    for q in ds.queries[n:n + 5]:  # warm-up, not measured: a just-loaded candidate starts cold
+        for name in times:
+            client.search(name, data=[q.tolist()], limit=10, search_params={"params": index.search})
     for q in ds.queries[:n]:
         for name, took in times.items():
             t0 = time.perf_counter()
