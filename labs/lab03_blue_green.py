@@ -19,15 +19,15 @@ from milvus_lab.bluegreen.gates import (
     AnalysisPolicy,
     CandidateReport,
     Decision,
-    GateCheck,
     GatePolicy,
     Measurement,
     Promotion,
 )
+from milvus_lab.verification import Verification
 
 
-def pre_promotion_gate(candidate: CandidateReport, policy: GatePolicy) -> list[GateCheck]:
-    """One GateCheck per condition, in this order, named exactly:
+def pre_promotion_gate(candidate: CandidateReport, policy: GatePolicy) -> list[Verification]:
+    """One Verification per condition, in this order, named exactly:
 
     - "row count": rows == expected_rows
     - "loaded": the collection is loaded (a search would fail otherwise)
@@ -37,10 +37,11 @@ def pre_promotion_gate(candidate: CandidateReport, policy: GatePolicy) -> list[G
       policy.p95_vs_reference: a busy machine slows both, so that alone is no failure
     - "filtered queries": at least one filtered smoke query ran and all passed
 
-    `observed` and `required` are short human-readable strings (e.g. "0.953", ">= 0.90").
+    `observed` and `required` are short human-readable strings (e.g. "0.953", ">= 0.90");
+    `hint` says what to look at when the condition fails.
     """
-    # TODO: return one GateCheck per condition listed in the docstring
-    raise NotImplementedError('return one GateCheck per condition listed in the docstring')
+    # TODO: return one Verification per condition listed in the docstring
+    raise NotImplementedError('return one Verification per condition listed in the docstring')
 
 
 def p95_ok(candidate: CandidateReport, policy: GatePolicy) -> bool:
@@ -51,7 +52,7 @@ def p95_ok(candidate: CandidateReport, policy: GatePolicy) -> bool:
     return bool(ref) and candidate.p95_ms <= ref * policy.p95_vs_reference
 
 
-def gate_passed(checks: list[GateCheck]) -> bool:
+def gate_passed(checks: list[Verification]) -> bool:
     """A gate with no checks never passes: no evidence is not good evidence."""
     # TODO: True only when there is at least one check and every check passed
     raise NotImplementedError('True only when there is at least one check and every check passed')

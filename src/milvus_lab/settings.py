@@ -13,6 +13,7 @@ from pathlib import Path
 from milvus_lab.errors import PrerequisiteError
 
 TARGETS = ("local", "compose", "kube")
+ENGINES = ("lite", "standalone")  # Milvus engines of the local target
 
 
 def find_repo_root(start: Path | None = None) -> Path:
@@ -41,6 +42,7 @@ class Settings:
     """Where a lab runs and what it talks to. Immutable: derive a changed copy with `with_()`."""
 
     target: str = "local"
+    milvus: str = "lite"  # the Milvus engine on the local target (MILVUS_LAB_MILVUS)
     repo_root: Path = field(default_factory=find_repo_root)
     milvus_host: str = "127.0.0.1"
     milvus_port: int = 19530
@@ -122,6 +124,11 @@ class Settings:
         if self.dim < 1:
             raise PrerequisiteError(f"MILVUS_LAB_DIM={self.dim} is not a dimension",
                                     fix="export MILVUS_LAB_DIM=<integer >= 1> (default 128) or unset it")
+        if self.milvus not in ENGINES:
+            raise PrerequisiteError(
+                f"unknown Milvus engine {self.milvus!r}",
+                fix=f"use --milvus one of {', '.join(ENGINES)} (or MILVUS_LAB_MILVUS)",
+            )
 
 
 def _parse(name: str, raw: str, type_: object) -> object:

@@ -19,6 +19,7 @@ from typing import Protocol
 import httpx
 import numpy as np
 
+from milvus_lab.app.client import search_body
 from milvus_lab.bluegreen.gates import AnalysisPolicy, Decision, Measurement, TrafficWindow
 
 
@@ -54,7 +55,7 @@ class ReferenceProbe:
         with httpx.Client(timeout=5.0) as http:
             while not self._stop.is_set():
                 url = self.urls[i % len(self.urls)]
-                body = {"vector": self.queries[i % len(self.queries)].tolist(), "k": 10}
+                body = search_body(self.queries[i % len(self.queries)], 10)
                 t0 = time.time()
                 start = time.perf_counter()
                 try:

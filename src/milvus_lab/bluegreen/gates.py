@@ -37,15 +37,6 @@ class GatePolicy:
     p95_vs_reference: float = 2.0  # p95 of 40 probes swings ~1.6x on a loaded 2-core laptop
 
 
-@dataclass(frozen=True)
-class GateCheck:
-    """One condition of the gate: what was observed against what was required."""
-
-    name: str
-    passed: bool
-    observed: str
-    required: str
-
 
 @dataclass(frozen=True)
 class Promotion:
