@@ -21,7 +21,7 @@ import pytest
 
 from milvus_lab import preflight
 from milvus_lab.errors import PrerequisiteError
-from milvus_lab.labkit import load_impl
+from milvus_lab.labkit import load_impl, unimplemented
 from milvus_lab.locks import RunLock, read_holder
 from milvus_lab.milvus import collections, datasets
 from milvus_lab.settings import Settings
@@ -190,12 +190,45 @@ def test_a_killed_runs_lock_is_taken_over(home_settings: Settings) -> None:
 
 
 # ---- unfinished exercise: refused before the environment comes up -------------------
-def test_exercise_ready_lists_unfinished_functions() -> None:
-    todo = preflight.exercise_ready(load_impl("lab03_blue_green", "labs"))
+def test_unimplemented_lists_unfinished_functions() -> None:
+    todo = unimplemented(load_impl("lab03_blue_green", "labs"))
     assert {"pre_promotion_gate", "promote", "rollback_decision", "measurement_failed"} <= set(todo)
-    assert preflight.exercise_ready(load_impl("lab03_blue_green", "solutions")) == []
-    with pytest.raises(PrerequisiteError, match="rollback_decision"):
-        preflight.check_exercise(load_impl("lab03_blue_green", "labs"))
+    assert unimplemented(load_impl("lab03_blue_green", "solutions")) == []
+
+
+# ---- lab 03 itself: refused before the environment comes up --------------------------
+REPO = Path(__file__).resolve().parents[1]
+LAB03 = REPO / "step05_production" / "03_blue_green_deployment.py"
+
+
+def run_lab03(settings: Settings, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    full = {**os.environ, **lab_env(settings), "COLUMNS": "200", **(env or {})}
+    return subprocess.run([sys.executable, str(LAB03), "--yes", *args], capture_output=True, text=True,
+                          timeout=120, env=full, cwd=REPO)
+
+
+@pytest.mark.parametrize("args, words", [
+    (("--impl", "labs"), ["not finished", "rollback_decision"]),
+    (("--scale-down-delay", "-1"), ["--scale-down-delay -1"]),
+    (("--users", "0"), ["--users 0"]),
+], ids=["unfinished-exercise", "negative-delay", "no-users"])
+def test_lab03_bad_flags_exit_2_before_anything_starts(home_settings: Settings, args: tuple[str, ...],
+                                                       words: list[str]) -> None:
+    assert_clean_refusal(run_lab03(home_settings, *args), *words)
+    assert_nothing_started(home_settings)
+
+
+def test_lab03_with_router_port_taken_moves_nothing(home_settings: Settings, held_port: int) -> None:
+    proc = run_lab03(home_settings, env={"MILVUS_LAB_ROUTER_PORT": str(held_port)})
+    assert_clean_refusal(proc, str(held_port), "in use")
+    assert_nothing_started(home_settings)  # no Milvus, no replica, no alias moved
+
+
+def test_lab03_while_another_run_holds_the_state_dir(home_settings: Settings) -> None:
+    with RunLock(home_settings, "01"):
+        proc = run_lab03(home_settings)
+    assert_clean_refusal(proc, f"pid {os.getpid()}", "lab 01")
+    assert_nothing_started(home_settings)
 
 
 # ---- never drop a collection behind an alias ----------------------------------------

@@ -1,18 +1,15 @@
 """Checks that can be made before anything changes, made before anything changes.
 
-The kit calls `preflight(settings)` before a lesson: a bad state directory, a port taken by
-someone else, or an unfinished exercise is one message and exit 2 while nothing has moved
+The kit calls `preflight(settings)` before a lesson: a bad state directory or a port taken
+by someone else is one message and exit 2 while nothing has moved
 (no alias, no replica, no router).
 """
 
 from __future__ import annotations
 
-import ast
-import inspect
 import os
 import tempfile
 from pathlib import Path
-from types import ModuleType
 
 from milvus_lab import processes
 from milvus_lab.errors import PrerequisiteError
@@ -56,40 +53,11 @@ def check_ports(settings: Settings) -> None:
         )
 
 
-def exercise_ready(module: ModuleType) -> list[str]:
-    """The exercise's functions that still `raise NotImplementedError` (untouched TODOs)."""
-    try:
-        tree = ast.parse(inspect.getsource(module))
-    except (OSError, TypeError, SyntaxError):
-        return []
-    todo: list[str] = []
-    for node in tree.body:
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-            for inner in ast.walk(node):
-                if isinstance(inner, ast.Raise) and inner.exc is not None:
-                    exc = inner.exc.func if isinstance(inner.exc, ast.Call) else inner.exc
-                    if isinstance(exc, ast.Name) and exc.id == "NotImplementedError":
-                        todo.append(node.name)
-                        break
-    return todo
+def preflight(settings: Settings) -> None:
+    """Everything checkable before a lesson changes anything (PrerequisiteError = exit 2).
 
-
-def check_exercise(module: ModuleType | None) -> None:
-    """`--impl labs` with unfinished TODOs fails now, not after the environment is up."""
-    if module is None:
-        return
-    todo = exercise_ready(module)
-    if todo:
-        path = getattr(module, "__file__", module.__name__)
-        raise PrerequisiteError(
-            f"the exercise in {path} is not finished: {', '.join(todo)} still raise NotImplementedError",
-            fix="implement them (`pytest checks` shows what each must do), or run with --impl solutions",
-        )
-
-
-def preflight(settings: Settings, exercise: ModuleType | None = None) -> None:
-    """Everything checkable before a lesson changes anything (PrerequisiteError = exit 2)."""
+    (The exercise is checked by the kit when it loads it: `labkit.check_exercise`.)
+    """
     settings.validate()
     check_state_dir(settings)
     check_ports(settings)
-    check_exercise(exercise)

@@ -47,3 +47,29 @@ def filter_problem(expr: str) -> str | None:
     if deepest > MAX_FILTER_DEPTH:
         return f"filter nests {deepest} levels deep; at most {MAX_FILTER_DEPTH} are allowed"
     return None
+
+
+def grpc_code(exc: BaseException) -> str | None:
+    """The gRPC status name of a raw gRPC error (e.g. "UNAVAILABLE"), or None."""
+    code = getattr(exc, "code", None)
+    if callable(code):  # grpc.RpcError (pymilvus lets _InactiveRpcError through on some paths)
+        try:
+            return getattr(code(), "name", None)
+        except Exception:  # noqa: BLE001 (a half-built error object: not a gRPC status)
+            return None
+    return None
+
+
+def broken_channel(exc: BaseException) -> bool:
+    """The connection itself is gone (reconnect), as opposed to one slow answer (just retry)."""
+    if grpc_code(exc) in ("UNAVAILABLE", "CANCELLED"):
+        return True
+    message = str(getattr(exc, "message", exc)).lower()
+    return any(w in message for w in ("fail connecting", "unavailable", "closed channel", "socket closed",
+                                      "connection"))
+
+
+def describe_unavailable(exc: BaseException) -> str:
+    """What the 503 says: the error type and, for gRPC, its status (never the request)."""
+    code = grpc_code(exc)
+    return f"{type(exc).__name__}" + (f" ({code})" if code else "")

@@ -26,7 +26,13 @@ from pydantic import BaseModel, Field, create_model, field_validator
 
 from milvus_lab import __version__
 from milvus_lab.app.config import ApiConfig
-from milvus_lab.app.errors import filter_problem, is_client_error, milvus_message
+from milvus_lab.app.errors import (
+    broken_channel,
+    describe_unavailable,
+    filter_problem,
+    is_client_error,
+    milvus_message,
+)
 from milvus_lab.app.metrics import ApiMetrics
 
 OUTPUT_FIELDS = ["category", "price", "title", "release"]
@@ -89,6 +95,10 @@ class ClientError(Exception):
     """Milvus refused the request itself (bad filter, unknown field): the caller's mistake."""
 
 
+RETRY_ATTEMPTS = 3  # transient gRPC errors under load (UNAVAILABLE, DEADLINE_EXCEEDED) are retried
+RETRY_BUDGET_FACTOR = 2.0  # ... within this many timeouts in all; then 503
+
+
 class MilvusGateway:
     """A lazily (re)connected MilvusClient: the app starts even when Milvus is down."""
 
@@ -98,7 +108,7 @@ class MilvusGateway:
         self._lock = threading.Lock()
         self.warm = False
 
-    def client(self) -> Any:
+    def client(self, connect_timeout: float | None = None) -> Any:
         if self._client is None:
             with self._lock:
                 if self._client is None:
@@ -110,29 +120,54 @@ class MilvusGateway:
 
                     self._client = MilvusClient(
                         uri=self.cfg.milvus_uri, token=self.cfg.milvus_token or "",
-                        timeout=self.cfg.timeout_s,
+                        timeout=connect_timeout or self.cfg.timeout_s,
                     )
         return self._client
 
-    def reset(self) -> None:
+    def reset(self, broken: Any = None) -> None:
+        """Drop the client (only `broken`, when given: a concurrent request may have replaced it).
+
+        The old client is closed later, not now: other requests may still be using its
+        channel, and closing it under them turned one lost call into a burst of 503s.
+        """
         with self._lock:
+            if broken is not None and self._client is not broken:
+                return
             old, self._client = self._client, None
         if old is not None:
-            with contextlib.suppress(Exception):
-                old.close()
+            timer = threading.Timer(2 * self.cfg.timeout_s + 1, self._close, (old,))
+            timer.daemon = True
+            timer.start()
+
+    @staticmethod
+    def _close(client: Any) -> None:
+        with contextlib.suppress(Exception):
+            client.close()
 
     def search(self, req: SearchRequest) -> list[dict]:
-        try:
-            result = self.client().search(
-                self.cfg.collection, data=[req.vector], limit=req.k, filter=req.filter or "",
-                output_fields=OUTPUT_FIELDS, search_params={"params": self.cfg.search_params},
-                timeout=self.cfg.timeout_s,
-            )
-        except Exception as exc:
-            if is_client_error(exc):
-                raise ClientError(milvus_message(exc)) from None
-            self.reset()  # the next request reconnects instead of reusing a broken channel
-            raise
+        """Search; transient gRPC trouble (a slow answer, a dropped channel) is retried within
+        a budget of twice the timeout, reconnecting when the channel broke; only then 503."""
+        deadline = time.monotonic() + RETRY_BUDGET_FACTOR * self.cfg.timeout_s
+        for attempt in range(RETRY_ATTEMPTS):
+            remaining = deadline - time.monotonic()
+            client = None
+            try:
+                client = self.client(connect_timeout=min(self.cfg.timeout_s, max(remaining, 0.2)))
+                result = client.search(
+                    self.cfg.collection, data=[req.vector], limit=req.k, filter=req.filter or "",
+                    output_fields=OUTPUT_FIELDS, search_params={"params": self.cfg.search_params},
+                    timeout=min(self.cfg.timeout_s, max(remaining, 0.2)),
+                )
+                break
+            except Exception as exc:
+                if is_client_error(exc):
+                    raise ClientError(milvus_message(exc)) from None
+                if client is None or broken_channel(exc):
+                    self.reset(client)  # the next attempt reconnects instead of reusing a broken channel
+                pause = 0.1 * 2 ** attempt
+                if attempt + 1 == RETRY_ATTEMPTS or time.monotonic() + pause + 0.2 > deadline:
+                    raise
+                time.sleep(pause)
         return [
             {"id": hit["id"], "distance": hit["distance"], "fields": hit.get("entity", {})}
             for hit in result[0]
@@ -142,7 +177,7 @@ class MilvusGateway:
         try:
             state = self.client().get_load_state(self.cfg.collection, timeout=self.cfg.timeout_s)
         except Exception as exc:
-            self.reset()
+            self.reset(self._client)
             return False, f"Milvus not reachable or collection missing: {type(exc).__name__}: {exc}"
         ok = "Loaded" in str(state.get("state"))
         if not ok:
@@ -298,7 +333,7 @@ def create_app(cfg: ApiConfig | None = None) -> FastAPI:
                 return JSONResponse({"error": str(exc)}, 400)
             except Exception as exc:
                 count("/search", 503)
-                return JSONResponse({"error": f"Milvus unavailable: {type(exc).__name__}"}, 503)
+                return JSONResponse({"error": f"Milvus unavailable: {describe_unavailable(exc)}"}, 503)
             took = time.perf_counter() - t0
         metrics.latency.labels(**labels).observe(took)
         if not hits:

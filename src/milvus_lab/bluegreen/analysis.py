@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Protocol
 
 import httpx
 import numpy as np
+from rich.markup import escape
+from rich.table import Table
 
 from milvus_lab.app.client import search_body
 from milvus_lab.bluegreen.gates import AnalysisPolicy, Decision, Measurement, TrafficWindow
@@ -87,9 +89,36 @@ class AnalysisRun:
     measurements: list[Measurement]
     decided_at: float  # wall clock, when the decision was made
 
-    def table(self) -> list[tuple]:
-        return [(i + 1, m.green.requests, m.green.failures, m.green.p95_ms, m.reference.requests,
-                 m.reference.p95_ms) for i, m in enumerate(self.measurements)]
+    def rows(self, policy: AnalysisPolicy, judge: Callable[[Measurement, AnalysisPolicy], str | None]
+             ) -> list[dict[str, object]]:
+        """One row per measurement: green and blue side by side, and the verdict on it."""
+        rows: list[dict[str, object]] = []
+        for i, m in enumerate(self.measurements, 1):
+            conclusive = m.green.requests >= policy.min_requests
+            why = judge(m, policy) if conclusive else None
+            rows.append({"n": i, "green_requests": m.green.requests, "green_errors": m.green.failures,
+                         "green_p95_ms": _ms(m.green.p95_ms), "blue_requests": m.reference.requests,
+                         "blue_p95_ms": _ms(m.reference.p95_ms),
+                         "verdict": "inconclusive" if not conclusive else ("failed: " + why if why else "ok")})
+        return rows
+
+
+def _ms(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
+
+
+def measurements_table(rows: list[dict[str, object]], title: str = "Post-promotion measurements") -> Table:
+    """The rows of `AnalysisRun.rows` as a terminal table (green live traffic vs blue probed)."""
+    table = Table(title=title, title_justify="left")
+    for col in ("#", "green req", "green err", "green p95 ms", "blue probes", "blue p95 ms", "verdict"):
+        table.add_column(col, justify="right" if col != "verdict" else "left")
+    for r in rows:
+        verdict = str(r["verdict"])
+        style = "red" if verdict.startswith("failed") else ("yellow" if verdict == "inconclusive" else "green")
+        table.add_row(*(str("-" if r[k] is None else r[k]) for k in
+                        ("n", "green_requests", "green_errors", "green_p95_ms", "blue_requests", "blue_p95_ms")),
+                      f"[{style}]{escape(verdict)}[/]")
+    return table
 
 
 def watch(impl: ModuleType, load: LoadWindows, since: float, seconds: float,

@@ -15,19 +15,21 @@ from milvus_lab.milvus.quality import measure_recall
 
 
 def measure_p95_ms(client: MilvusClient, collection: str, ds: Dataset, index: IndexSpec, n: int = 40,
-                   reference: str | None = None) -> tuple[float, float | None]:
+                   reference: tuple[str, IndexSpec] | None = None) -> tuple[float, float | None]:
     """p95 of single searches, one at a time (a probe, not a load test), of `collection` and,
-    interleaved query by query, of `reference` (the live one): same machine, same moment."""
-    times: dict[str, list[float]] = {collection: [], **({reference: []} if reference else {})}
+    interleaved query by query, of `reference` (the live collection and its index): same
+    machine, same moment."""
+    params = {collection: index.search, **({reference[0]: reference[1].search} if reference else {})}
+    times: dict[str, list[float]] = {name: [] for name in params}
     for q in ds.queries[n:n + 5]:  # warm-up, not measured: a just-loaded candidate starts cold
         for name in times:
-            client.search(name, data=[q.tolist()], limit=10, search_params={"params": index.search})
+            client.search(name, data=[q.tolist()], limit=10, search_params={"params": params[name]})
     for q in ds.queries[:n]:
         for name, took in times.items():
             t0 = time.perf_counter()
-            client.search(name, data=[q.tolist()], limit=10, search_params={"params": index.search})
+            client.search(name, data=[q.tolist()], limit=10, search_params={"params": params[name]})
             took.append((time.perf_counter() - t0) * 1000)
-    ref = float(np.percentile(times[reference], 95)) if reference else None
+    ref = float(np.percentile(times[reference[0]], 95)) if reference else None
     return float(np.percentile(times[collection], 95)), ref
 
 
@@ -48,7 +50,7 @@ def filtered_smoke(client: MilvusClient, collection: str, ds: Dataset, index: In
 
 
 def measure_candidate(client: MilvusClient, collection: str, ds: Dataset, index: IndexSpec,
-                      reference: str | None = None) -> CandidateReport:
+                      reference: tuple[str, IndexSpec] | None = None) -> CandidateReport:
     """Everything the pre-promotion gate looks at, measured on the real collection (and the
     p95 of `reference`, the live collection, probed interleaved with it)."""
     p95, ref_p95 = measure_p95_ms(client, collection, ds, index, reference=reference)
