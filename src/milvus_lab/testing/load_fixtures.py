@@ -158,3 +158,22 @@ def _make_stub_app() -> FastAPI:
 
 
 stub_app = _make_stub_app()
+
+
+def wait_for_served_seconds(timeline: Path, since: float, served_by: str, seconds: int = 3,
+                            timeout_s: float = 120.0) -> None:
+    """Poll the load's timeline until `seconds` whole seconds after `since` held requests, all
+    answered by `served_by`. Tests wait for evidence, not for a sleep: a busy machine sends
+    fewer requests per second, and a fixed sleep then judged too little traffic."""
+    from milvus_lab.load.timeline import read_timeline
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        rows = read_timeline(timeline).seconds if timeline.is_file() else []
+        good = [r for r in rows if r.t >= since + 1 and r.requests and set(r.served_by) == {served_by}]
+        if len(good) >= seconds:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no {seconds} seconds served only by {served_by} within {timeout_s:.0f}s: "
+                                 f"{[(r.t, r.served_by) for r in rows[-8:]]}")
+        time.sleep(0.25)
