@@ -250,6 +250,7 @@ class BlueGreenRelease:
                            f"client.alter_alias('{V1.collection}', '{ALIAS}')"):
             restored = ops.restore_blue(self.target)
             done = self.load.mark("rollback").t
+            ops.wait_for_answers(self.load, done + 1)  # evidence that users are back on blue
             self.run.section["rollback"] = {"reason": reason, "took_s": round(restored.took_s, 4), "completed_at": done,
                                             "since_switch_s": round(done - self.switched_at, 2)}
             self.run.verify("manual rollback" if self.args.rollback else "automatic rollback", restored.complete,
@@ -266,8 +267,8 @@ class BlueGreenRelease:
                            f"kubectl scale deploy/search-api-{V1.slot} --replicas=0"):
             time.sleep(self.args.scale_down_delay)
             self.target.retire(V1.slot)
-            self.load.mark(f"{V1.slot} stopped")
-            time.sleep(3)  # steady traffic after the last change, for the timeline
+            self.run.section["blue_stopped_at"] = self.load.mark(f"{V1.slot} stopped").t
+            ops.wait_for_answers(self.load, self.run.section["blue_stopped_at"] + 1)  # traffic after the last change
             self.run.result(True, f"{V1.slot} retired; {V1.collection} kept for a data rollback")
 
     def summarise_load(self) -> None:
@@ -279,7 +280,7 @@ class BlueGreenRelease:
         self.run.artifact(png, "traffic timeline by served version, cutovers marked")
         self.run.record(*load_verdicts(result, switched_at=self.switched_at, rollback=self.run.section.get("rollback"),
                                        manual=self.args.rollback, fault=self.args.inject_fault,
-                                       stopped=self.run.stopped))
+                                       stopped=self.run.stopped, blue_stopped_at=self.run.section.get("blue_stopped_at")))
 
 
 def lesson(run: LabRun) -> None:

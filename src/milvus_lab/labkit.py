@@ -23,7 +23,7 @@ from types import ModuleType
 
 from rich.markup import escape
 
-from milvus_lab import lab_report
+from milvus_lab import lab_report, processes
 from milvus_lab.errors import LabError, PrerequisiteError
 from milvus_lab.locks import RunLock
 from milvus_lab.preflight import preflight
@@ -318,6 +318,9 @@ def lab_main(spec: LabSpec, lesson: Lesson, argv: list[str] | None = None,
         run.story.header(spec.learn, targets=", ".join(spec.targets), minutes=spec.minutes)
         console.print(settings_table({**run.target.describe(), **lab_report.flag_values(args)}))
         if not args.keep_running and not args.cleanup:
+            if not args.dry_run and any(r.alive() for r in processes.list_records(run.settings)):
+                run.warn("processes from an earlier `milvus-lab up` or run are running: this run takes "
+                         "them over and stops them at the end (add --keep-running to leave them up)")
             run.on_exit(run.target.teardown)
         if args.cleanup:
             if confirm(f"Remove what lab {spec.number} made on target {run.settings.target}?", args.yes):

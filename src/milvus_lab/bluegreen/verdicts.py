@@ -8,7 +8,7 @@ from milvus_lab.verification import Verification
 
 
 def load_verdicts(result: LoadResult, *, switched_at: float | None, rollback: dict | None, manual: bool,
-                  fault: str | None, stopped: bool) -> list[Verification]:
+                  fault: str | None, stopped: bool, blue_stopped_at: float | None = None) -> list[Verification]:
     """What users saw: enough traffic, no failures (unless a fault was injected), who answered."""
     out = [Verification("load ran (>= 100 requests)", result.requests >= 100, str(result.requests), ">= 100")]
     if fault != "errors":
@@ -30,7 +30,8 @@ def load_verdicts(result: LoadResult, *, switched_at: float | None, rollback: di
         out.append(Verification("both versions answered", {blue, green} <= set(result.served_by),
                                 str(dict(result.served_by)), f"{blue} and {green}"))
     if switched_at and not rollback and not stopped:
-        tail = result.window(result.end - 2, result.end + 1, "end")
+        # from the second after blue stopped (the lab waits for answers there) to the end
+        tail = result.window(blue_stopped_at + 1 if blue_stopped_at else result.end - 2, result.end + 1, "end")
         out.append(Verification(f"{green} answers at the end", set(tail.served_by) == {green},
                                 str(dict(tail.served_by)), f"only {green}"))
     return out
