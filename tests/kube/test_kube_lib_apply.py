@@ -37,7 +37,7 @@ def test_apply_creates_then_reapply_changes_nothing(conn: Any, kube_namespace: s
         sts = next(r for r in first if r.ref.kind == "StatefulSet")
         assert any("restricted" in w for w in sts.warnings), "Pod Security warns about the Milvus pod"
     finally:
-        cleanup.cleanup(conn, "01", namespace=kube_namespace, show_progress=False)
+        cleanup.cleanup(conn, "01", namespace=kube_namespace)
 
 
 def test_server_dry_run_stores_nothing(conn: Any, kube_namespace: str) -> None:

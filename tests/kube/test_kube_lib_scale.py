@@ -27,17 +27,17 @@ def test_rollout_then_scale_2_3_2(kube_api: Any, kube_namespace: str) -> None:
     opts = m.StackOptions(namespace=ns)
     try:
         apply.apply_objects(conn, [*storage.static_volumes(conn, opts), *m.stack(opts, {"K": "v"})])
-        sts = wait_for_rollout(conn, "StatefulSet", "milvus", ns, timeout=120, show_progress=False)
+        sts = wait_for_rollout(conn, "StatefulSet", "milvus", ns, timeout=120)
         assert sts.done and sts.ready == 1
-        dep = wait_for_rollout(conn, "Deployment", "search-api-blue", ns, timeout=120, show_progress=False)
+        dep = wait_for_rollout(conn, "Deployment", "search-api-blue", ns, timeout=120)
         assert (dep.ready, dep.pods) == (2, 2)
         for n in (3, 2):
             previous, state = scale_and_wait(conn, "Deployment", "search-api-blue", ns, n,
-                                             timeout=120, show_progress=False)
+                                             timeout=120)
             assert previous == (2 if n == 3 else 3)
             assert state.done and state.ready == n and state.pods == n, state
             ready = [e for e in endpoints(conn, ns, "search-api") if e.ready]
             assert len(ready) == n and {e.slot for e in ready} == {"blue"}
     finally:
-        result = cleanup.cleanup(conn, "01", namespace=ns, show_progress=False)
+        result = cleanup.cleanup(conn, "01", namespace=ns)
     assert result.counts()["PersistentVolume"] == 1 and "Namespace" in result.counts()
