@@ -88,10 +88,11 @@ def render_and_validate(run: LabRun) -> list[KubeObject]:
                   "Python builders produce typed objects; each carries the labels app.kubernetes.io/part-of, "
                   "app.kubernetes.io/managed-by and milvus-lab/lab=01, which is how cleanup finds them.",
                   "ls .milvus-lab/manifests/01/"):
-        opts = m.StackOptions(namespace=run.settings.namespace, milvus=run.args.installer == "manifests")
-        objs = m.stack(opts, api_secret(run.settings), run.impl.builders())
+        opts = m.StackOptions("01", namespace=run.settings.namespace, milvus=run.args.installer == "manifests")
+        builders = run.impl.builders()
+        objs = m.stack(opts, api_secret(run.settings), builders)
         if run.args.inject_invalid:
-            objs += broken_objects(opts.namespace)
+            objs += broken_objects(opts.namespace, builders)
             run.warn("--inject-invalid: added 2 broken objects")
         paths = write_manifests(objs, run.settings.path("manifests", "01", "x").parent)
         run.section["manifests"] = [str(p) for p in paths]
@@ -146,7 +147,7 @@ def on_kube(run: LabRun, objs: list[KubeObject], target: KubeTarget) -> None:
             run.result(True, f"helm release {helm.RELEASE} ({helm.CHART} {helm.CHART_VERSION}) deployed")
             apply_step(run, conn, milvus)
         else:
-            apply_step(run, conn, [*storage.static_volumes(conn, m.StackOptions(namespace=ns)), *milvus])
+            apply_step(run, conn, [*storage.static_volumes(conn, m.StackOptions("01", namespace=ns)), *milvus])
             with run.progress() as bars:
                 run.result(True, wait_for_rollout(conn, "StatefulSet", m.MILVUS_NAME, ns, timeout=900,
                                                   on_progress=bars).line)

@@ -13,6 +13,7 @@ from kubernetes import client
 
 from milvus_lab.kube import apply, cleanup, context
 from milvus_lab.kube import manifests as m
+from milvus_lab.labkit import load_impl
 
 pytestmark = pytest.mark.kube
 
@@ -20,7 +21,8 @@ pytestmark = pytest.mark.kube
 def test_cleanup_by_label_keeps_shared_namespace_and_foreign_objects(kube_api: Any, kube_namespace: str) -> None:
     conn = context.from_api_client(kube_api.api_client, kube_api.context, kube_api.is_kind)
     ns = kube_namespace
-    apply.apply_objects(conn, m.stack(m.StackOptions(namespace=ns, milvus=False), {"K": "v"}))
+    apply.apply_objects(conn, m.stack(m.StackOptions("01", namespace=ns, milvus=False), {"K": "v"},
+                                         load_impl("lab01_kubernetes", "solutions").builders()))
     apply.apply_objects(conn, [m.search_api_service("search-api-preview", "green", namespace=ns, lab="03",
                                                     node_port=None)])
     conn.core.create_namespaced_config_map(ns, client.V1ConfigMap(metadata=client.V1ObjectMeta(name="not-ours")))

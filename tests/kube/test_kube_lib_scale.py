@@ -15,6 +15,7 @@ from milvus_lab.kube import manifests as m
 from milvus_lab.kube.scale import scale_and_wait
 from milvus_lab.kube.selector import endpoints
 from milvus_lab.kube.wait import wait_for_rollout
+from milvus_lab.labkit import load_impl
 
 pytestmark = pytest.mark.kube
 
@@ -24,9 +25,9 @@ def test_rollout_then_scale_2_3_2(kube_api: Any, kube_namespace: str) -> None:
     if conn.is_kind:
         pytest.skip("on kind the API pods need Milvus and data; lab 01 itself covers kind")
     ns = kube_namespace
-    opts = m.StackOptions(namespace=ns)
+    opts = m.StackOptions("01", namespace=ns)
     try:
-        apply.apply_objects(conn, [*storage.static_volumes(conn, opts), *m.stack(opts, {"K": "v"})])
+        apply.apply_objects(conn, [*storage.static_volumes(conn, opts), *m.stack(opts, {"K": "v"}, load_impl("lab01_kubernetes", "solutions").builders())])
         sts = wait_for_rollout(conn, "StatefulSet", "milvus", ns, timeout=120)
         assert sts.done and sts.ready == 1
         dep = wait_for_rollout(conn, "Deployment", "search-api-blue", ns, timeout=120)

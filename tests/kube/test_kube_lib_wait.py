@@ -41,7 +41,7 @@ def test_pod_problems_reads_container_reasons() -> None:
 
 
 def _unschedulable(ns: str, name: str, **spec: Any) -> Any:
-    dep = apply.to_dict(m.search_api_deployment(namespace=ns))
+    dep = apply.to_dict(m.search_api_deployment(namespace=ns, lab="01"))
     dep["metadata"]["name"] = name
     dep["spec"]["selector"]["matchLabels"]["milvus-lab/test-case"] = name
     dep["spec"]["template"]["metadata"]["labels"]["milvus-lab/test-case"] = name

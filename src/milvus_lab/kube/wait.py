@@ -132,6 +132,8 @@ def _deployment_state(dep: Any, r: ObjectRef) -> RolloutState:
         state.waiting_for = "the controller to observe the new spec"
     elif state.updated < desired:
         state.waiting_for = f"{desired - state.updated} pods to be updated"
+    elif max(st.replicas or 0, state.ready) > desired:  # a scale-down the status has not caught up with
+        state.waiting_for = f"{max(st.replicas or 0, state.ready) - desired} pods to terminate"
     elif (st.replicas or 0) > state.updated:
         state.waiting_for = f"{(st.replicas or 0) - state.updated} old pods to terminate"
     elif state.available < desired:

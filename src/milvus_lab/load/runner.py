@@ -140,7 +140,7 @@ class LocustRun:
                 return self._reader.poll().started is not None
 
         def exited() -> str | None:
-            return None if self.running else f"exit code {self.process.returncode}"
+            return None if self.running else f"exited during start-up (exit code {self.process.returncode})"
 
         try:
             poll_until(started, timeout=timeout_s, interval=0.1, what="Locust to start its test",
