@@ -28,13 +28,15 @@ def poll_until(
     first_interval: float | None = None,
     retry_on: tuple[type[BaseException], ...] = (),
     error: type[LabError] = PrerequisiteError,
+    timeout_message: str | None = None,
 ) -> T:
     """Return the first truthy value of `check()`.
 
     `failed()` returning a message ends the wait at once (a process exited, a pod crashed).
     Exceptions in `retry_on` count as "not yet" (the last one is named on timeout). With
     `first_interval` the pause starts short and grows by half up to `interval`, so a fast
-    answer is seen fast without hammering a slow one.
+    answer is seen fast without hammering a slow one. `timeout_message` replaces the generic
+    "timed out ... waiting for" sentence where a plainer one says more ("no Milvus answers").
     """
     deadline = time.monotonic() + timeout
     pause = interval if first_interval is None else first_interval
@@ -51,6 +53,7 @@ def poll_until(
             raise error(f"{what}: {reason}", fix=fix)
         if time.monotonic() >= deadline:
             detail = f" (last error: {last_error})" if last_error is not None else ""
-            raise error(f"timed out after {timeout:.0f}s waiting for {what}{detail}", fix=fix)
+            message = timeout_message or f"timed out after {timeout:.0f}s waiting for {what}"
+            raise error(f"{message}{detail}", fix=fix)
         time.sleep(pause)
         pause = min(pause * 1.5, interval)

@@ -149,11 +149,13 @@ def wait_until(
             return None
         return f"exited during start-up. Last log lines ({rec.log}):\n{log_tail(rec.log)}"
 
+    not_ready = f"{what} did not become ready within {timeout:.0f}s"
     try:
         poll_until(ready, timeout=timeout, what=what, failed=exited, first_interval=0.05,
+                   timeout_message=not_ready,
                    fix=f"read {rec.log}; then `milvus-lab down` and try again")
     except PrerequisiteError as exc:
-        if "timed out" in exc.message:
+        if exc.message.startswith(not_ready):
             exc.message += f". Last log lines:\n{log_tail(rec.log)}"
         raise
 

@@ -140,6 +140,7 @@ def wait_for_uri(uri: str, timeout: float = 30.0) -> None:
     """Wait for an external Milvus (compose/kube) to answer, or say how to start it."""
     poll_until(
         lambda: answers(uri), timeout=timeout, what=f"a Milvus answering at {uri}",
+        timeout_message=f"no Milvus answers at {uri} (waited {timeout:.0f}s)",
         fix="start it (`docker compose up -d` for compose, `kind create cluster --config "
             "kind-config.yaml` + lab 01 for kube), or check MILVUS_LAB_MILVUS_HOST/PORT",
     )
