@@ -24,10 +24,11 @@ from collections.abc import Callable
 
 from milvus_lab.app import client as api
 from milvus_lab.baseline import ensure_baseline
-from milvus_lab.bluegreen import faults, probes
-from milvus_lab.bluegreen.analysis import watch
+from milvus_lab.bluegreen import faults, ops, probes
+from milvus_lab.bluegreen.analysis import measurements_table, watch
 from milvus_lab.bluegreen.cleanup import drop_lab_data
-from milvus_lab.bluegreen.gates import GatePolicy
+from milvus_lab.bluegreen.gates import AnalysisPolicy, GatePolicy
+from milvus_lab.bluegreen.verdicts import load_verdicts
 from milvus_lab.errors import PrerequisiteError
 from milvus_lab.labkit import (
     Drill,
@@ -38,11 +39,11 @@ from milvus_lab.labkit import (
     notebook_run,
     run_steps,
 )
-from milvus_lab.load import locustfile, open_live_panel, plot_timeline, start_locust
+from milvus_lab.load import open_live_panel, plot_timeline
 from milvus_lab.load.runner import LocustRun
 from milvus_lab.milvus import collections, datasets
-from milvus_lab.milvus.client import connect
 from milvus_lab.releases import ALIAS, V1, V2
+from milvus_lab.report import console
 from milvus_lab.targets import Capability
 
 SPEC = LabSpec(
@@ -98,11 +99,9 @@ class BlueGreenRelease:
     """Lab 03's steps over one LabRun: blue live, load, data release, service release, analysis."""
 
     def __init__(self, run: LabRun) -> None:
-        self.run = run
-        self.args = run.args
-        self.target = run.target
+        self.run, self.args, self.target = run, run.args, run.target
         self.load: LocustRun | None = None
-        self.baseline_p95: float | None = None
+        self.blue_urls: list[str] = []
         self.switched_at: float | None = None
         self.candidate = f"{V2.collection}_faulty" if self.args.inject_fault == "recall" else V2.collection
 
@@ -117,6 +116,7 @@ class BlueGreenRelease:
                            f"client.create_alias('{V1.collection}', '{ALIAS}')   # or alter_alias"):
             base = ensure_baseline(self.target, V1, rebuild=self.args.rebuild)
             self.target.retire(V2.slot)  # a leftover green from an interrupted run: never live here
+            self.blue_urls = base.backends
             self.run.result(True, f"{V1.collection}: {base.collection.rows:,} rows "
                                   f"({'reused' if base.collection.reused else 'built'}); alias {ALIAS} → {V1.collection}")
             self.run.result(True, f"live: {V1.slot} x{len(base.backends)} at {self.target.live_url()}")
@@ -127,19 +127,13 @@ class BlueGreenRelease:
                            f"{users} Locust users search continuously through the live route. A non-200, an "
                            "empty result or an unknown version counts as a failure.",
                            f"locust -f loadtests/blue_green.py --host {self.target.live_url()} --headless -u {users}"):
-            settings = self.run.settings
-            self.load = start_locust(
-                locustfile("blue_green"), self.target.live_url(), users=users, spawn_rate=users,
-                run_time_s=None, out_dir=settings.path("load", "03"),
-                env={"MILVUS_LAB_DATASET_DIR": str(datasets.dataset_dir(settings, V1.dataset.name)),
-                     "MILVUS_LAB_EXPECT_VERSIONS": "v1,v2", "MILVUS_LAB_USER_RPS": str(self.args.user_rps)},
-            )
+            self.load = ops.start_load(self.run.settings, self.target.live_url(), users, self.args.user_rps)
             self.run.on_exit(self.summarise_load)
             self.run.on_exit(self.load.stop)
             self.run.on_exit(open_live_panel(self.load, title="live traffic"))
             self.load.wait_for_traffic(seconds=5)
-            self.baseline_p95 = self.load.result().window(time.time() - 5, time.time(), "baseline").p95_ms
-            self.run.result(True, f"Locust pid {self.load.pid}; baseline p95 {self.baseline_p95} ms")
+            p95 = self.load.result().window(time.time() - 5, time.time(), "baseline").p95_ms
+            self.run.result(True, f"Locust pid {self.load.pid}; baseline p95 {p95} ms")
 
     # -- data-layer release: build, gate, move the alias ---------------------------------
 
@@ -150,37 +144,28 @@ class BlueGreenRelease:
                            f"{V1.slot} keeps serving. Nobody reads it until the alias moves."
                            + (" [fault: vectors misaligned with ids]" if faulty else ""),
                            f"client.create_collection('{self.candidate}', ...); client.insert(...)"):
-            ds = datasets.ensure_dataset(self.run.settings, V2.dataset)
-            client = connect(self.target.ensure_milvus())
-            try:
-                # nobody reads the candidate yet, so a half-built one from an interrupted run is rebuilt
-                serving = collections.alias_target(client, ALIAS) == self.candidate
-                status = collections.ensure_collection(client, self.candidate, faults.misaligned(ds) if faulty else ds,
-                                                       V2.index, rebuild=self.args.rebuild or faulty or not serving)
-            finally:
-                client.close()
+            status = ops.build_candidate(self.run.settings, self.target, self.candidate, faulty, self.args.rebuild)
             self.run.result(True, f"{self.candidate}: {status.rows:,} rows, index {status.index}, "
                                   f"{'reused' if status.reused else 'built'}")
 
     def gate(self) -> None:
         with self.run.step("Pre-promotion gate",
                            "Measure the candidate before any user sees it: row count, recall@10 against exact "
-                           "ground truth, p95 of a probe, filtered queries.",
+                           "ground truth, filtered queries, and p95 probed interleaved with the live collection "
+                           "(a busy laptop slows both: only a difference counts).",
                            f"client.search('{self.candidate}', data=queries, limit=10)   # vs numpy ground truth"):
             ds = datasets.ensure_dataset(self.run.settings, V2.dataset)
-            client = connect(self.target.ensure_milvus())
-            try:
-                checks = self.run.impl.pre_promotion_gate(probes.measure_candidate(client, self.candidate, ds, V2.index),
-                                                          GatePolicy())
+            with ops.milvus(self.target) as client:
+                report = probes.measure_candidate(client, self.candidate, ds, V2.index,
+                                                  reference=(V1.collection, V1.index))
+                checks = self.run.impl.pre_promotion_gate(report, GatePolicy())
                 self.run.record(*checks)
                 if self.run.impl.gate_passed(checks):
                     return
                 self.load.mark("gate failed")
-                client.drop_collection(self.candidate)  # no alias points at it: the alias never moved
+                collections.drop_collection(client, self.candidate)  # refuses a collection behind an alias
                 self.run.result(True, f"candidate dropped; alias {ALIAS} still → "
                                       f"{collections.alias_target(client, ALIAS)}: users kept getting v1")
-            finally:
-                client.close()
             self.run.fail("pre-promotion gate failed: " + ", ".join(c.name for c in checks if c.failed))
 
     def move_alias(self) -> None:
@@ -188,13 +173,10 @@ class BlueGreenRelease:
                            "alter_alias is atomic: every search sees either the old or the new collection. "
                            f"{V1.collection} stays for the rollback window.",
                            f"client.alter_alias('{self.candidate}', '{ALIAS}')"):
-            client = connect(self.target.ensure_milvus())
-            try:
+            with ops.milvus(self.target) as client:
                 t0 = time.perf_counter()
                 promotion = self.run.impl.promote(client, ALIAS, self.candidate)
                 took = time.perf_counter() - t0
-            finally:
-                client.close()
             self.load.mark(f"alias → {V2.version}")
             self.run.section["alias_switch_s"] = round(took, 4)
             self.run.result(promotion.current == self.candidate,
@@ -236,13 +218,25 @@ class BlueGreenRelease:
                             f"live: {self.target.live_slots()} in {self.run.section['router_switch_s'] * 1000:.1f} ms")
 
     def analyse(self) -> None:
+        policy = AnalysisPolicy()
         with self.run.step("Post-promotion analysis",
-                           f"For {self.args.analysis_seconds:g}s, live traffic since the switch decides: error ratio "
-                           "and p95 against the policy. A bad verdict rolls back router and alias at once.",
+                           f"Every {policy.interval_s:g}s for {self.args.analysis_seconds:g}s one measurement: green's "
+                           "live traffic, and blue (still warm) probed at the same moment as the reference. A "
+                           f"measurement fails on errors, or on p95 over the SLO and worse than blue; "
+                           f"{policy.consecutive_failures} failed in a row roll back router and alias at once.",
                            "kubectl argo rollouts get rollout search-api   # AnalysisRun, in miniature"):
-            decision = watch(self.run.impl, self.load, self.switched_at, self.args.analysis_seconds, self.baseline_p95)
-            self.run.verify("post-promotion analysis", not decision.rollback, f"{decision.action}: {decision.reason}",
-                            "continue", "the new API version fails under live traffic: read its logs")
+            queries = datasets.ensure_dataset(self.run.settings, V2.dataset).queries
+            analysis = watch(self.run.impl, self.load, self.switched_at, self.args.analysis_seconds,
+                             self.blue_urls, queries, policy)
+            rows = analysis.rows(policy, self.run.impl.measurement_failed)
+            console.print(measurements_table(rows))
+            decision = analysis.decision
+            self.run.section["analysis"] = {"decision": decision.action, "reason": decision.reason,
+                                            "policy": vars(policy), "measurements": rows}
+            self.run.verify("post-promotion analysis", decision.action == "continue",
+                            f"{decision.action}: {decision.reason}", "continue",
+                            "raise --users or --analysis-seconds" if decision.action == "wait"
+                            else "the new API version fails under live traffic: read its logs")
         if decision.rollback:
             self.roll_back(f"automatic rollback: {decision.reason}")
             self.run.fail(f"automatic rollback: {decision.reason}")
@@ -254,21 +248,13 @@ class BlueGreenRelease:
                            "both still warm.",
                            f"kubectl patch service search-api ...slot={V1.slot}; "
                            f"client.alter_alias('{V1.collection}', '{ALIAS}')"):
-            t0 = time.perf_counter()
-            self.target.route({V1.slot: 100})
-            client = connect(self.target.ensure_milvus())
-            try:
-                collections.point_alias(client, ALIAS, V1.collection)
-                alias_now = collections.alias_target(client, ALIAS)
-            finally:
-                client.close()
-            took = time.perf_counter() - t0
+            restored = ops.restore_blue(self.target)
             done = self.load.mark("rollback").t
-            self.run.section["rollback"] = {"reason": reason, "took_s": round(took, 4), "completed_at": done,
+            ops.wait_for_answers(self.load, done + 1)  # evidence that users are back on blue
+            self.run.section["rollback"] = {"reason": reason, "took_s": round(restored.took_s, 4), "completed_at": done,
                                             "since_switch_s": round(done - self.switched_at, 2)}
-            self.run.verify("manual rollback" if self.args.rollback else "automatic rollback",
-                            alias_now == V1.collection and self.target.live_slots() == [V1.slot],
-                            f"{took * 1000:.0f} ms; live {self.target.live_slots()}, alias → {alias_now}",
+            self.run.verify("manual rollback" if self.args.rollback else "automatic rollback", restored.complete,
+                            f"{restored.took_s * 1000:.0f} ms; live {restored.live}, alias → {restored.alias}",
                             f"live [{V1.slot}], alias → {V1.collection}")
             self.target.retire(V2.slot)
 
@@ -281,46 +267,26 @@ class BlueGreenRelease:
                            f"kubectl scale deploy/search-api-{V1.slot} --replicas=0"):
             time.sleep(self.args.scale_down_delay)
             self.target.retire(V1.slot)
-            self.load.mark(f"{V1.slot} stopped")
-            time.sleep(3)  # steady traffic after the last change, for the timeline
+            self.run.section["blue_stopped_at"] = self.load.mark(f"{V1.slot} stopped").t
+            ops.wait_for_answers(self.load, self.run.section["blue_stopped_at"] + 1)  # traffic after the last change
             self.run.result(True, f"{V1.slot} retired; {V1.collection} kept for a data rollback")
 
-    # -- verification of the whole run, from the load test's own record ------------------
-
     def summarise_load(self) -> None:
+        """The whole run judged from the load test's own record (runs at exit, failures too)."""
         result = self.load.result()
-        run, rollback = self.run, self.run.section.get("rollback")
-        run.section["load"] = {k: v for k, v in result.summary().items() if k != "history"}
-        png = plot_timeline(result, run.settings.path("reports", "03_blue_green_timeline.png"),
+        self.run.section["load"] = {k: v for k, v in result.summary().items() if k != "history"}
+        png = plot_timeline(result, self.run.settings.path("reports", "03_blue_green_timeline.png"),
                             title="Lab 03: traffic by served version, with the cutovers")
-        run.artifact(png, "traffic timeline by served version, cutovers marked")
-        run.verify("load ran (>= 100 requests)", result.requests >= 100, result.requests, ">= 100")
-        if self.args.inject_fault != "errors":
-            run.verify("0 failed requests", result.failures == 0, f"{result.failures} of {result.requests}", "0",
-                       f"read {result.files.log}")
-        if rollback:
-            after = result.window(rollback["completed_at"] + 1, result.end + 1, "after rollback")
-            run.verify("no request served by v2 after rollback", after.versions.get("v2", 0) == 0 < after.requests,
-                       f"{after.versions.get('v2', 0)} of {after.requests}", "0 of > 0")
-            if not self.args.rollback:
-                run.verify("rolled back within 10 s of the switch", rollback["since_switch_s"] <= 10,
-                           f"{rollback['since_switch_s']} s", "<= 10 s")
-        if self.switched_at is None:
-            run.verify("users never saw the candidate", set(result.served_by) == {f"{V1.slot}/{V1.version}"},
-                       dict(result.served_by), f"only {V1.slot}/{V1.version}")
-        else:
-            run.verify("both versions answered", {f"{V1.slot}/{V1.version}", f"{V2.slot}/{V2.version}"}
-                       <= set(result.served_by), dict(result.served_by), "blue/v1 and green/v2")
-        if self.switched_at and not rollback and not run.stopped:
-            tail = result.window(result.end - 2, result.end + 1, "end")
-            run.verify("green/v2 answers at the end", set(tail.served_by) == {"green/v2"}, dict(tail.served_by),
-                       "only green/v2")
+        self.run.artifact(png, "traffic timeline by served version, cutovers marked")
+        self.run.record(*load_verdicts(result, switched_at=self.switched_at, rollback=self.run.section.get("rollback"),
+                                       manual=self.args.rollback, fault=self.args.inject_fault,
+                                       stopped=self.run.stopped, blue_stopped_at=self.run.section.get("blue_stopped_at")))
 
 
 def lesson(run: LabRun) -> None:
     if Capability.ALIAS_RULES not in run.target.capabilities:
-        run.info("This Milvus lets drop_collection remove a collection behind an alias (real Milvus "
-                 "refuses); the lab drops the alias first.")
+        run.info("Unlike real Milvus, this embedded Milvus lets drop_collection remove the collection "
+                 "behind an alias; the lab's drops refuse that themselves (collections.drop_collection).")
     run_steps(run, BlueGreenRelease(run).steps())
 
 
@@ -371,11 +337,11 @@ if release:
 
 # %%
 if release:
-    release.start_load()
+    ops.start_load()
 
 # %%
 if release:
-    release.build_candidate()
+    ops.build_candidate()
 
 # %%
 if release:

@@ -90,7 +90,7 @@ def test_recall_at_k_edge_cases() -> None:
 
 
 def test_ensure_dataset_saves_reuses_and_regenerates(tmp_path: Path) -> None:
-    settings = Settings(repo_root=tmp_path)
+    settings = Settings(repo_root=tmp_path, home=None)  # not the ambient MILVUS_LAB_HOME
     first = datasets.ensure_dataset(settings, SPEC)
     directory = datasets.dataset_dir(settings, SPEC.name)
     assert directory == tmp_path / ".milvus-lab" / "datasets" / "unit"

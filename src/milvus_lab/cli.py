@@ -29,6 +29,15 @@ def cmd_doctor(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_up(settings: Settings, args: argparse.Namespace) -> int:
+    from milvus_lab.locks import run_lock
+    from milvus_lab.preflight import preflight
+
+    preflight(settings)  # bad state dir or a foreign process on our ports: exit 2, nothing started
+    with run_lock(settings, "up"):
+        return _up(settings, args)
+
+
+def _up(settings: Settings, args: argparse.Namespace) -> int:
     from milvus_lab.app.client import search_body
     from milvus_lab.baseline import ensure_baseline
     from milvus_lab.releases import ALIAS

@@ -45,6 +45,16 @@ def _port(settings: Settings, port: int, owner: str) -> tuple[bool, str]:
     return (True, f"in use by our {ours[0]}") if ours else (False, "in use by another process")
 
 
+def _state_dir(settings: Settings) -> tuple[bool, str]:
+    from milvus_lab.errors import PrerequisiteError
+    from milvus_lab.preflight import check_state_dir
+
+    try:
+        return True, str(check_state_dir(settings))
+    except PrerequisiteError as exc:
+        return False, exc.message
+
+
 def _kube_context() -> tuple[bool, str]:
     try:
         from kubernetes import config
@@ -85,6 +95,9 @@ def run_checks(settings: Settings) -> list[Check]:
     ]:
         ok, detail = _tool(cmd, args)
         checks.append(Check(cmd, targets, ok, detail, fix))
+    ok, detail = _state_dir(settings)
+    checks.append(Check("state directory", "all", ok, detail,
+                        "export MILVUS_LAB_HOME=<a writable directory>"))
     ok, detail = _kube_context()
     checks.append(Check("kube context", "kube", ok, detail, "kind create cluster --config kind-config.yaml"))
     return checks

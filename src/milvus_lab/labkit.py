@@ -23,8 +23,10 @@ from types import ModuleType
 
 from rich.markup import escape
 
-from milvus_lab import lab_report
+from milvus_lab import lab_report, processes
 from milvus_lab.errors import LabError, PrerequisiteError
+from milvus_lab.locks import RunLock
+from milvus_lab.preflight import preflight
 from milvus_lab.progress import OnProgress
 from milvus_lab.report import Narrator, StepRecord, console, progress_bars, settings_table
 from milvus_lab.settings import ENGINES, TARGETS, Settings, find_repo_root
@@ -315,9 +317,15 @@ def lab_main(spec: LabSpec, lesson: Lesson, argv: list[str] | None = None,
         if check_arguments:
             check_arguments(args)
         run = start_run(spec, args)
+        if not args.dry_run:  # a dry run changes nothing: it needs neither free ports nor the lock
+            preflight(run.settings)  # state dir, ports: exit 2 while nothing has moved
+            run.on_exit(RunLock(run.settings, spec.number).acquire().release)  # released last
         run.story.header(spec.learn, targets=", ".join(spec.targets), minutes=spec.minutes)
         console.print(settings_table({**run.target.describe(), **lab_report.flag_values(args)}))
         if not args.keep_running and not args.cleanup:
+            if not args.dry_run and any(r.alive() for r in processes.list_records(run.settings)):
+                run.warn("processes from an earlier `milvus-lab up` or run are running: this run takes "
+                         "them over and stops them at the end (add --keep-running to leave them up)")
             run.on_exit(run.target.teardown)
         if args.cleanup:
             if confirm(f"Remove what lab {spec.number} made on target {run.settings.target}?", args.yes):

@@ -95,17 +95,40 @@ class Settings:
             values[f.name] = _parse(f.name, raw, f.type)
         values.update({k: v for k, v in overrides.items() if v is not None})
         settings = cls(**values)  # type: ignore[arg-type]
-        if settings.target not in TARGETS:
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        """Refuse values nothing could run with, before anything starts (PrerequisiteError)."""
+        if self.target not in TARGETS:
             raise PrerequisiteError(
-                f"unknown target {settings.target!r}",
+                f"unknown target {self.target!r}",
                 fix=f"use --target one of {', '.join(TARGETS)} (or MILVUS_LAB_TARGET)",
             )
-        if settings.milvus not in ENGINES:
+        ports = {"milvus_port": self.milvus_port, "router_port": self.router_port,
+                 "router_control_port": self.router_control_port}
+        for name, port in ports.items():
+            if not 1 <= port <= 65535:
+                raise PrerequisiteError(
+                    f"MILVUS_LAB_{name.upper()}={port} is not a usable TCP port",
+                    fix=f"export MILVUS_LAB_{name.upper()}=<1-65535> (e.g. {getattr(Settings, name)}) or unset it",
+                )
+        seen: dict[int, str] = {}
+        for name, port in ports.items():
+            if port in seen:
+                raise PrerequisiteError(
+                    f"MILVUS_LAB_{name.upper()} and MILVUS_LAB_{seen[port].upper()} are both {port}",
+                    fix="give Milvus, the router and its control port three different ports",
+                )
+            seen[port] = name
+        if self.dim < 1:
+            raise PrerequisiteError(f"MILVUS_LAB_DIM={self.dim} is not a dimension",
+                                    fix="export MILVUS_LAB_DIM=<integer >= 1> (default 128) or unset it")
+        if self.milvus not in ENGINES:
             raise PrerequisiteError(
-                f"unknown Milvus engine {settings.milvus!r}",
+                f"unknown Milvus engine {self.milvus!r}",
                 fix=f"use --milvus one of {', '.join(ENGINES)} (or MILVUS_LAB_MILVUS)",
             )
-        return settings
 
 
 def _parse(name: str, raw: str, type_: object) -> object:

@@ -173,7 +173,7 @@ def ensure_collection(
                 + ("" if same_data else ", rows differ from the dataset (built from other data)"),
                 fix="re-run with --rebuild to drop and rebuild it (nothing else is touched)",
             )
-        client.drop_collection(name)
+        drop_collection(client, name)
 
     client.create_collection(name, schema=schema(dataset), index_params=index_params(index),
                              consistency_level="Strong")
@@ -214,3 +214,27 @@ def alias_target(client: MilvusClient, alias: str) -> str | None:
     if alias not in client.list_aliases().get("aliases", []):
         return None
     return client.describe_alias(alias).get("collection_name")
+
+
+def aliases_of(client: MilvusClient, collection: str) -> list[str]:
+    """The aliases that point at `collection`."""
+    return [a for a in client.list_aliases().get("aliases", []) if alias_target(client, a) == collection]
+
+
+def drop_collection(client: MilvusClient, name: str) -> bool:
+    """Drop `name` unless an alias points at it; True when something was dropped.
+
+    Real Milvus refuses to drop a collection behind an alias; the embedded Milvus Lite
+    allows it and leaves the alias dangling (every search on it then fails). Every drop in
+    this project goes through here so both behave like the real thing.
+    """
+    if not client.has_collection(name):
+        return False
+    behind = aliases_of(client, name)
+    if behind:
+        raise PrerequisiteError(
+            f"collection {name!r} is behind alias {', '.join(map(repr, behind))}: not dropped",
+            fix=f"point the alias at another collection (or drop_alias('{behind[0]}')) first",
+        )
+    client.drop_collection(name)
+    return True

@@ -125,24 +125,44 @@ def save(dataset: Dataset, directory: Path) -> Path:
         "vectors": dataset.vectors, "queries": dataset.queries,
         "ground_truth": dataset.ground_truth, "category": dataset.category, "price": dataset.price,
     }
+    (directory / "meta.json").unlink(missing_ok=True)  # no manifest until every file is whole
+    sums: dict[str, str] = {}
     for key, arr in arrays.items():
         tmp = directory / f".{key}.npy.tmp"
         with open(tmp, "wb") as fh:
             np.save(fh, arr)
+        sums[key] = _sha256(tmp)
         tmp.replace(directory / f"{key}.npy")
     meta = {**asdict(dataset.spec), "categories": list(CATEGORIES),
-            "fingerprint": dataset.spec.fingerprint()}
-    (directory / "meta.json").write_text(json.dumps(meta, indent=2))
+            "fingerprint": dataset.spec.fingerprint(), "sha256": sums}
+    tmp = directory / ".meta.json.tmp"
+    tmp.write_text(json.dumps(meta, indent=2))
+    tmp.replace(directory / "meta.json")
     return directory
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+class DamagedDataset(ValueError):
+    """A saved dataset whose files do not match its manifest (truncated, edited, missing)."""
 
 
 def load(directory: Path) -> Dataset:
     meta = json.loads((directory / "meta.json").read_text())
     meta.pop("categories", None)
     stored = meta.pop("fingerprint", None)
+    sums = meta.pop("sha256", None)
     spec = DatasetSpec(**meta)
     if stored != spec.fingerprint():
         raise ValueError(f"{directory} was made by another generator version")
+    if not isinstance(sums, dict):
+        raise DamagedDataset(f"{directory} has no checksum manifest")
+    for key, digest in sums.items():
+        path = directory / f"{key}.npy"
+        if not path.is_file() or _sha256(path) != digest:
+            raise DamagedDataset(f"{path} is missing or damaged (checksum mismatch)")
     arr = {k: np.load(directory / f"{k}.npy") for k in
            ("vectors", "category", "price", "queries", "ground_truth")}
     return Dataset(spec, **arr)
@@ -157,8 +177,8 @@ def ensure_dataset(settings: Settings, spec: DatasetSpec) -> Dataset:
             ds = load(directory)
             if ds.spec == spec:
                 return ds
-        except (OSError, ValueError, TypeError, KeyError):
-            pass  # a partial or older layout: rebuild it below
+        except (OSError, ValueError, TypeError, KeyError, EOFError):
+            pass  # damaged (checksum), partial or older layout: rebuilt below
     ds = generate(spec)
     save(ds, directory)
     return ds

@@ -10,11 +10,12 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from milvus_lab import processes
-from milvus_lab.errors import PrerequisiteError
+from milvus_lab.errors import PrerequisiteError, VerificationFailed
 from milvus_lab.polling import poll_until
 from milvus_lab.settings import Settings
 
@@ -83,6 +84,32 @@ def _pids_with_open_file(path: Path) -> str | None:
     return f"pid {', '.join(found)}" if found else None
 
 
+_STARTED_HERE: set[int] = set()  # pids of the servers this process started
+
+
+class DependencyLost(VerificationFailed):
+    """Something the run started and relies on died mid-run: the run failed (exit 1), it is
+    not a missing prerequisite (exit 2). Says what was lost, when, and how to recover."""
+
+    def __init__(self, message: str, fix: str, lost: str, detected_at: float) -> None:
+        super().__init__(message, fix=fix)
+        self.lost = lost
+        self.detected_at = detected_at
+
+    @classmethod
+    def milvus(cls, settings: Settings, rec: processes.ProcessRecord) -> DependencyLost:
+        now = time.time()
+        started = time.strftime("%H:%M:%S", time.localtime(rec.started))
+        return cls(
+            f"Milvus Lite (pid {rec.pid}, started {started}) was lost mid-run; noticed at "
+            f"{time.strftime('%H:%M:%S', time.localtime(now))}. Last log lines ({rec.log}):\n"
+            f"{processes.log_tail(rec.log, 5)}",
+            fix="`milvus-lab down` then run the lab again: it restarts Milvus on the kept data and "
+                "re-points the alias at a complete collection",
+            lost="milvus", detected_at=now,
+        )
+
+
 def server_argv(settings: Settings) -> list[str]:
     """`python -m milvus_lite server ...` with our interpreter: the same command line in
     /proc whether or not a venv is activated (a console script would show as `python <script>`)."""
@@ -96,13 +123,13 @@ def ensure_server(settings: Settings, timeout: float = 60.0) -> MilvusEndpoint:
     """Reuse our healthy server, or start one; refuse anything ambiguous with exit code 2."""
     port = settings.milvus_port
     rec = processes.read_record(settings, SERVER_NAME)
+    if rec is not None and not rec.alive():
+        if rec.pid in _STARTED_HERE:  # we started it in this run and it died under us
+            raise DependencyLost.milvus(settings, rec)
+        # a record left by an earlier run that was killed: nothing runs, the data is kept
+        processes.record_path(settings, SERVER_NAME).unlink(missing_ok=True)
+        rec = None
     if rec is not None:
-        if not rec.alive():
-            raise PrerequisiteError(
-                f"stale pid file {processes.record_path(settings, SERVER_NAME)}: "
-                f"Milvus Lite (pid {rec.pid}) is no longer running",
-                fix="`milvus-lab down` clears stale state (your data is kept), then run again",
-            )
         if rec.port != port:
             raise PrerequisiteError(
                 f"our Milvus Lite runs on port {rec.port}, but port {port} was asked for",
@@ -127,6 +154,7 @@ def ensure_server(settings: Settings, timeout: float = 60.0) -> MilvusEndpoint:
                 "or point MILVUS_LAB_HOME at another checkout",
         )
     rec = processes.start_process(settings, SERVER_NAME, server_argv(settings), port)
+    _STARTED_HERE.add(rec.pid)
     processes.wait_until(rec, lambda: answers(settings.milvus_uri), timeout, "Milvus Lite")
     return MilvusEndpoint(settings.milvus_uri, rec.pid, True, ddir)
 

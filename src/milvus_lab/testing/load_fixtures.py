@@ -25,6 +25,7 @@ import numpy as np
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from milvus_lab.errors import VerificationFailed
 from milvus_lab.polling import poll_until
 
 CATEGORIES = ["books", "garden", "toys"]
@@ -157,3 +158,20 @@ def _make_stub_app() -> FastAPI:
 
 
 stub_app = _make_stub_app()
+
+
+def wait_for_served_seconds(timeline: Path, since: float, served_by: str, seconds: int = 3,
+                            timeout_s: float = 120.0) -> None:
+    """Poll the load's timeline until `seconds` whole seconds after `since` held requests, all
+    answered by `served_by`. Tests wait for evidence, not for a sleep: a busy machine sends
+    fewer requests per second, and a fixed sleep then judged too little traffic."""
+    from milvus_lab.load.timeline import read_timeline
+
+    def enough() -> bool:
+        rows = read_timeline(timeline).seconds if timeline.is_file() else []
+        good = [r for r in rows if r.t >= since + 1 and r.requests and set(r.served_by) == {served_by}]
+        return len(good) >= seconds
+
+    poll_until(enough, timeout=timeout_s, interval=0.25, error=VerificationFailed,
+               what=f"{seconds} seconds served only by {served_by} in {timeline}",
+               fix="read the timeline: the switch did not take, or the machine sent no traffic")
