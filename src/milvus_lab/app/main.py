@@ -49,11 +49,11 @@ class MilvusGateway:
         if self._client is None:
             with self._lock:
                 if self._client is None:
-                    from pymilvus import MilvusClient
+                    from milvus_lab.milvus.client import TlsClient, connect
 
-                    self._client = MilvusClient(
-                        uri=self.cfg.milvus_uri, token=self.cfg.milvus_token or "",
-                        timeout=self.cfg.timeout_s,
+                    self._client = connect(
+                        self.cfg.milvus_uri, token=self.cfg.milvus_token or "",
+                        tls=TlsClient.from_json(self.cfg.milvus_tls), timeout=self.cfg.timeout_s,
                     )
         return self._client
 

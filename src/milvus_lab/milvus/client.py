@@ -44,17 +44,45 @@ class TlsClient:
         return cls(**json.loads(text)) if text else None
 
 
+# credentials of the endpoints this process started or reached (engine -> endpoint), so
+# `connect(target.ensure_milvus())` works whether or not the engine wants a token or TLS
+_CREDENTIALS: dict[str, tuple[str, TlsClient | None]] = {}
+
+
+def _address(uri: str) -> str:
+    return uri.split("://", 1)[-1].rstrip("/")
+
+
+def remember(uri: str, token: str, tls: TlsClient | None) -> None:
+    """Record how to reach `uri`; later `connect(uri)` calls without credentials use it."""
+    if token or tls:
+        _CREDENTIALS[_address(uri)] = (token, tls)
+    else:
+        _CREDENTIALS.pop(_address(uri), None)
+
+
 def connect(uri: str, token: str = "", tls: TlsClient | None = None, db_name: str = "",
             timeout: float = 10.0) -> MilvusClient:
     """A MilvusClient for `uri`; the caller closes it.
 
     `token` is `user:password` when authentication is on; `tls` the client side of TLS.
+    Without either, the credentials remembered for `uri` (by the engine that started it)
+    are used.
     """
     from pymilvus import MilvusClient
 
+    if not token and tls is None and _address(uri) in _CREDENTIALS:
+        token, tls = _CREDENTIALS[_address(uri)]
     kwargs: dict[str, object] = dict(tls.kwargs()) if tls else {}
     if db_name:
         kwargs["db_name"] = db_name
     if tls and uri.startswith("http://"):
         uri = "https://" + uri[len("http://"):]
     return MilvusClient(uri=uri, token=token, timeout=timeout, **kwargs)
+
+
+def varchar_index_type(client: MilvusClient) -> str:
+    """The scalar index a VARCHAR field takes: Milvus 2.3 builds only `Trie` (it refuses
+    INVERTED), Milvus Lite 3.x and Milvus >= 2.4 take `INVERTED` (Lite refuses Trie)."""
+    version = str(client.get_server_version()).lstrip("v")
+    return "Trie" if version.startswith("2.3.") else "INVERTED"

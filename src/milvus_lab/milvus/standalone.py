@@ -35,7 +35,7 @@ from pathlib import Path
 from milvus_lab import processes
 from milvus_lab.errors import PrerequisiteError
 from milvus_lab.milvus.certs import SERVER_NAME, ensure_tls_files
-from milvus_lab.milvus.client import TlsClient, connect
+from milvus_lab.milvus.client import TlsClient, connect, remember
 from milvus_lab.milvus.server import MilvusEndpoint, _data_dir_holder
 from milvus_lab.secrets import read_or_create_password, secrets_dir
 from milvus_lab.settings import Settings
@@ -257,8 +257,10 @@ def uri(settings: Settings) -> str:
 
 
 def endpoint(settings: Settings, pid: int | None = None, started_now: bool = False) -> MilvusEndpoint:
-    return MilvusEndpoint(uri(settings), pid, started_now, base_dir(settings),
-                          token=root_token(settings), tls=client_tls(settings), engine="standalone")
+    ep = MilvusEndpoint(uri(settings), pid, started_now, base_dir(settings),
+                        token=root_token(settings), tls=client_tls(settings), engine="standalone")
+    remember(ep.uri, ep.token, ep.tls)  # so connect(uri) elsewhere in this process gets in
+    return ep
 
 
 def healthy(metrics_port: int, timeout: float = 2.0) -> bool:
