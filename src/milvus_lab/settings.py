@@ -43,6 +43,7 @@ class Settings:
     """Where a lab runs and what it talks to. Immutable: derive a changed copy with `with_()`."""
 
     target: str = "local"
+    milvus: str = "lite"  # the Milvus engine on the local target (MILVUS_LAB_MILVUS)
     repo_root: Path = field(default_factory=find_repo_root)
     milvus_host: str = "127.0.0.1"
     milvus_port: int = 19530
@@ -51,7 +52,7 @@ class Settings:
     kube_context: str | None = None
     namespace: str = "milvus-lab"
     dim: int = 128
-    # the local target's Milvus engine and the standalone engine's pinned ports (all < 32768:
+    # the standalone engine's pinned ports (all < 32768:
     # the kernel's ephemeral range starts there) and security switches
     milvus: str = "lite"
     standalone_port: int = 19540  # gRPC (proxy) port clients use

@@ -49,6 +49,9 @@ class MilvusEngine(Protocol):
     def endpoint(self) -> MilvusEndpoint:
         """How a client reaches the engine (uri, token, TLS), without starting anything."""
 
+    def ports(self) -> dict[str, int]:
+        """Every port it listens on, by a label starting with "Milvus" (for --dry-run's checks)."""
+
     def stop(self) -> bool:
         """Stop it gracefully (data kept); True when one was running."""
 
@@ -72,6 +75,9 @@ class LiteEngine:
         rec = processes.read_record(self.settings, server.SERVER_NAME)
         return MilvusEndpoint(self.settings.milvus_uri, rec.pid if rec else None, False,
                               server.data_dir(self.settings))
+
+    def ports(self) -> dict[str, int]:
+        return {"Milvus": self.settings.milvus_port}
 
     def stop(self) -> bool:
         return server.stop_server(self.settings)
@@ -100,6 +106,10 @@ class StandaloneEngine:
         rec = processes.read_record(self.settings, standalone.NAME)
         settings = standalone.running_settings(self.settings, rec) if rec else self.settings
         return standalone.endpoint(settings, rec.pid if rec else None)
+
+    def ports(self) -> dict[str, int]:
+        named = standalone.StandalonePorts.from_settings(self.settings).named()
+        return {f"Milvus {name.replace('_', ' ')}": port for name, port in named.items()}
 
     def stop(self) -> bool:
         return standalone.stop_standalone(self.settings)
