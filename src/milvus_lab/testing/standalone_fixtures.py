@@ -1,8 +1,8 @@
 """Pytest plugin: the real Milvus 2.3.5 standalone binary in a temp home, on free low ports.
 
 The standalone engine refuses ports in the kernel's ephemeral range (>= 32768), so the
-`free_ports` of the Lite fixtures (bind to 0) cannot be used: `free_port_block` finds a
-run of free ports below 32768 instead. Tests that need the engine are skipped with the
+`free_ports` of the Lite fixtures (bind to 0) cannot be used: `processes.free_port_block`
+finds a run of free ports below 32768 instead. Tests that need the engine are skipped with the
 reason when this platform has no wheel or `milvus==2.3.5` is not installed.
 
 Load with ``pytest_plugins = ["milvus_lab.testing.standalone_fixtures"]``.
@@ -16,8 +16,6 @@ Fixtures:
 
 from __future__ import annotations
 
-import random
-import socket
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,36 +24,16 @@ import pytest
 
 from milvus_lab.milvus import standalone
 from milvus_lab.milvus.server import MilvusEndpoint
+from milvus_lab.processes import free_port_block
 from milvus_lab.settings import Settings
 from milvus_lab.testing.milvus_fixtures import lab_env, new_lab_settings, pid_running, stop_all
 
 PORTS_PER_SERVER = 2 + standalone.INTERNAL_PORT_COUNT  # gRPC, metrics, internal block
 
 
-def _bindable(port: int) -> bool:
-    """Free on every interface (the binary's gRPC servers listen on 0.0.0.0)."""
-    for host in ("127.0.0.1", "0.0.0.0"):  # noqa: S104 - only probing, closed at once
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-            try:
-                s.bind((host, port))
-            except OSError:
-                return False
-    return True
-
-
-def free_port_block(count: int, low: int = 20_000, high: int = standalone.MAX_PORT) -> int:
-    """First port of `count` consecutive ports in [low, high] that are free now."""
-    rng = random.Random()  # noqa: S311 - spreading parallel test runs, not security
-    for _ in range(500):
-        base = rng.randrange(low, high - count)
-        if all(_bindable(p) for p in range(base, base + count)):
-            return base
-    raise RuntimeError(f"no {count} consecutive free ports in {low}..{high}")
-
-
 def standalone_settings(home: Path, auth: bool = False, tls: int = 0) -> Settings:
     """Settings for the standalone engine in `home`: Lite/router ports free, engine ports free and low."""
-    base = free_port_block(PORTS_PER_SERVER)
+    base = free_port_block(PORTS_PER_SERVER, high=standalone.MAX_PORT)
     return new_lab_settings(home, milvus="standalone", standalone_port=base,
                             standalone_metrics_port=base + 1, standalone_internal_ports=base + 2,
                             standalone_auth=auth, standalone_tls=tls)
