@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -109,6 +110,27 @@ def free_ports(count: int) -> list[int]:
     return ports
 
 
+def _bindable(port: int) -> bool:
+    """Free on every interface (the binary's gRPC servers listen on 0.0.0.0)."""
+    for host in ("127.0.0.1", "0.0.0.0"):  # noqa: S104 - only probing, closed at once
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind((host, port))
+            except OSError:
+                return False
+    return True
+
+
+def free_port_block(count: int, low: int = 20_000, high: int = 32_767) -> int:
+    """First port of `count` consecutive ports in [low, high] that are free now."""
+    rng = random.Random()  # noqa: S311 - spreading parallel test runs, not security
+    for _ in range(500):
+        base = rng.randrange(low, high - count)
+        if all(_bindable(p) for p in range(base, base + count)):
+            return base
+    raise RuntimeError(f"no {count} consecutive free ports in {low}..{high}")
+
+
 def log_tail(path: str | Path, lines: int = 12) -> str:
     try:
         return "\n".join(Path(path).read_text(errors="replace").splitlines()[-lines:])
@@ -123,14 +145,20 @@ def start_process(
     port: int,
     env: dict[str, str] | None = None,
     extra: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    pass_fds: tuple[int, ...] = (),
 ) -> ProcessRecord:
-    """Start `argv` detached (own session, survives the lab), log to a file, write its record."""
+    """Start `argv` detached (own session, survives the lab), log to a file, write its record.
+
+    `pass_fds` are inherited by the child (a locked file there stays locked while it runs).
+    """
     log = settings.path("logs", f"{name}.log")
     full_env = {**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"}
     with open(log, "wb") as out:  # fresh log per start: its tail explains this run
         proc = subprocess.Popen(
             argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env=full_env, start_new_session=True, cwd=settings.repo_root,
+            env=full_env, start_new_session=True, cwd=cwd or settings.repo_root,
+            pass_fds=pass_fds,
         )
     rec = ProcessRecord(name=name, pid=proc.pid, port=port, argv=argv, log=str(log), extra=extra or {})
     tmp = record_path(settings, name).with_suffix(".tmp")

@@ -17,6 +17,7 @@ class ApiConfig:
     variant: str = ""
     milvus_uri: str = "http://127.0.0.1:19530"
     milvus_token: str = ""
+    milvus_tls: str = ""  # TlsClient as JSON (PEM paths) when Milvus requires TLS
     collection: str = "products"
     search_params: dict = field(default_factory=lambda: {"ef": 64})
     dim: int = 128
@@ -37,6 +38,7 @@ class ApiConfig:
             variant=e.get("MILVUS_LAB_API_VARIANT", ""),
             milvus_uri=e.get("MILVUS_LAB_MILVUS_URI", "http://127.0.0.1:19530"),
             milvus_token=e.get("MILVUS_LAB_MILVUS_TOKEN", ""),
+            milvus_tls=e.get("MILVUS_LAB_MILVUS_TLS", ""),
             collection=e.get("MILVUS_LAB_API_COLLECTION", "products"),
             search_params=json.loads(e.get("MILVUS_LAB_API_SEARCH_PARAMS", '{"ef": 64}')),
             dim=int(e.get("MILVUS_LAB_DIM", "128")),
@@ -60,4 +62,6 @@ class ApiConfig:
         }
         if self.milvus_token:
             env["MILVUS_LAB_MILVUS_TOKEN"] = self.milvus_token
+        if self.milvus_tls:
+            env["MILVUS_LAB_MILVUS_TLS"] = self.milvus_tls
         return env

@@ -116,10 +116,12 @@ class MilvusGateway:
                     # concurrent first searches raced ("partially initialized module
                     # scipy.sparse._bsr") and answered 503: import them once, here
                     import scipy.sparse  # noqa: F401
-                    from pymilvus import MilvusClient
 
-                    self._client = MilvusClient(
-                        uri=self.cfg.milvus_uri, token=self.cfg.milvus_token or "",
+                    from milvus_lab.milvus.client import TlsClient, connect
+
+                    self._client = connect(
+                        self.cfg.milvus_uri, token=self.cfg.milvus_token or "",
+                        tls=TlsClient.from_json(self.cfg.milvus_tls),
                         timeout=connect_timeout or self.cfg.timeout_s,
                     )
         return self._client
