@@ -14,12 +14,13 @@ import threading
 import time
 from typing import Any
 
-from fastapi import FastAPI, Response
+from fastapi import Depends, FastAPI, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field, field_validator
 
 from milvus_lab import __version__
+from milvus_lab.app.auth import ApiAuth
 from milvus_lab.app.config import ApiConfig
 from milvus_lab.app.metrics import ApiMetrics
 
@@ -37,6 +38,27 @@ class SearchRequest(BaseModel):
         return value.strip() or None if value is not None else None
 
 
+def milvus_token(cfg: ApiConfig) -> str:
+    """The Milvus credentials: a mounted file (lab 05) wins over the env variable."""
+    if cfg.milvus_token_file:
+        with open(cfg.milvus_token_file) as fh:
+            return fh.read().strip()
+    return cfg.milvus_token or ""
+
+
+def milvus_tls_kwargs(cfg: ApiConfig) -> dict[str, object]:
+    """pymilvus TLS arguments: one-way (CA only) or mutual (CA + client pair)."""
+    if not cfg.milvus_ca_pem:
+        return {}
+    tls: dict[str, object] = {"secure": True, "server_name": cfg.milvus_server_name or "localhost"}
+    if cfg.milvus_client_pem:
+        tls.update(client_pem_path=cfg.milvus_client_pem, client_key_path=cfg.milvus_client_key,
+                   ca_pem_path=cfg.milvus_ca_pem)
+    else:
+        tls["server_pem_path"] = cfg.milvus_ca_pem
+    return tls
+
+
 class MilvusGateway:
     """A lazily (re)connected MilvusClient: the app starts even when Milvus is down."""
 
@@ -52,8 +74,8 @@ class MilvusGateway:
                     from pymilvus import MilvusClient
 
                     self._client = MilvusClient(
-                        uri=self.cfg.milvus_uri, token=self.cfg.milvus_token or "",
-                        timeout=self.cfg.timeout_s,
+                        uri=self.cfg.milvus_uri, token=milvus_token(self.cfg),
+                        timeout=self.cfg.timeout_s, **milvus_tls_kwargs(self.cfg),
                     )
         return self._client
 
@@ -137,6 +159,7 @@ def create_app(cfg: ApiConfig | None = None) -> FastAPI:
     metrics.info.labels(**labels, collection=cfg.collection).set(1)
     rng = random.Random()
     inflight = InFlight()
+    auth = ApiAuth(cfg, on_deny=lambda path, status: count(path, status))
 
     app = FastAPI(title="milvus-lab search API", version=__version__)
     app.state.config = cfg
@@ -145,7 +168,7 @@ def create_app(cfg: ApiConfig | None = None) -> FastAPI:
     def count(endpoint: str, status: int) -> None:
         metrics.requests.labels(**labels, endpoint=endpoint, status=str(status)).inc()
 
-    @app.post("/search")
+    @app.post("/search", dependencies=[Depends(auth.require("search"))])
     def search(req: SearchRequest, response: Response) -> Any:
         if len(req.vector) != cfg.dim:
             count("/search", 422)
@@ -191,6 +214,12 @@ def create_app(cfg: ApiConfig | None = None) -> FastAPI:
     def version() -> dict:
         return {"slot": cfg.slot, "version": cfg.version, "variant": cfg.variant,
                 "collection": cfg.collection, "app": __version__}
+
+    @app.get("/admin/keys", dependencies=[Depends(auth.require("admin"))])
+    def admin_keys() -> Any:
+        """Key metadata (ids, owners, scopes, status; never digests): an admin-scoped call."""
+        count("/admin/keys", 200)
+        return {"keys": auth.key_metadata()}
 
     @app.get("/metrics")
     def prom_metrics() -> Response:

@@ -195,6 +195,11 @@ class Verifier:
                              for k, v in raw.items()}
             self._stamp = stamp
 
+    def snapshot(self) -> dict[str, KeyRecord]:
+        with self._lock:
+            self._refresh()
+            return dict(self._records)
+
     def check(self, presented: str | None, scope: str) -> Decision:
         if not presented:
             return Decision(False, 401, "no API key")
