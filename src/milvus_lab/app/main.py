@@ -117,7 +117,8 @@ class MilvusGateway:
         """Readiness with only the Search privilege: Milvus 2.3 checks GetLoadState as
         PrivilegeLoad, which a least-privileged search user must not have (lab 05)."""
         try:
-            self.client().search(self.cfg.collection, data=[[0.0] * self.cfg.dim], limit=1,
+            probe = [[1.0] + [0.0] * (self.cfg.dim - 1)]
+            self.client().search(self.cfg.collection, data=probe, limit=1,
                                  timeout=self.cfg.timeout_s)
         except Exception as exc:
             self.reset()
