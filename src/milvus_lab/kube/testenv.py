@@ -35,6 +35,7 @@ import yaml
 
 from milvus_lab import pki
 from milvus_lab.errors import LabError, PrerequisiteError
+from milvus_lab.pki import write_private
 
 #: Must match tools/kube-testenv/k8s/go.mod (a test checks it).
 K8S_VERSION = "v1.33.13"
@@ -198,7 +199,7 @@ def _write_kubeconfig(path: Path, pki: Path, stem: str, user: str, context: str)
         "current-context": context,
     }
     tmp = path.with_suffix(".tmp")
-    pki.write_private(tmp, yaml.safe_dump(config, sort_keys=False).encode())
+    write_private(tmp, yaml.safe_dump(config, sort_keys=False).encode())
     tmp.replace(path)
 
 
