@@ -112,3 +112,35 @@ def test_plaintext_http_to_the_https_port_fails(secure_api: SecureApi) -> None:
     assert answer is None, f"plaintext HTTP to the HTTPS port got an HTTP {answer}"
     with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
         httpx.get(f"{secure_api.url}/healthz", timeout=5)  # system CAs do not trust the lab CA
+
+
+def test_attack_drill_against_the_running_api(secure_api: SecureApi, small_dataset: Dataset,
+                                              tmp_path: Path) -> None:
+    from milvus_lab.kube.manifests import milvus_pod_labels, network_policies
+    from milvus_lab.security import attacks
+
+    s = secure_api
+    key, _ = s.store.create("drill", ("search",))
+    gone, gone_rec = s.store.create("gone", ("search",))
+    s.store.revoke(gone_rec.key_id)
+    old, old_rec = s.store.create("rotating", ("search",))
+    s.store.rotate(old_rec.key_id, overlap_s=0)
+    # the drill goes over plain HTTP through a router in the lab; here straight to HTTPS
+    target = attacks.ApiTarget(s.url, key, gone, old)
+    results = attacks.api_attacks(target, _body(small_dataset),
+                                  verify=ssl.create_default_context(cafile=str(s.ca)))
+    assert [r.got.split()[1] for r in results] == ["401", "401", "401", "403", "401"]
+    assert all(r.refused for r in results), [r.row() for r in results]
+    assert "API key expired" in results[-1].got and "API key revoked" in results[2].got
+
+    tamper = attacks.tampered_copy(s.audit_log, s.audit_key, tmp_path)
+    assert tamper.refused, tamper.got
+    assert audit.verify(s.audit_log, s.audit_key).ok  # the real log is untouched
+
+    finding = attacks.metrics_finding(
+        f"{s.url.replace('https', 'http')}/nowhere", network_policies(), milvus_pod_labels(),
+        timeout=2)
+    assert finding.finding and finding.refused, finding.got  # lab 01's policies close 9091
+    assert attacks.failed_controls([*results, tamper, finding]) == []
+    broken = attacks.AttackResult("x", "key revocation", "401", "HTTP 200", False)
+    assert attacks.failed_controls([*results, broken]) == ["key revocation"]

@@ -14,7 +14,9 @@ prints one JSON line: {"ok": bool, "error": "..."}.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import socket
 import ssl
 import subprocess
@@ -41,8 +43,6 @@ def probe(uri: str, token: str, ca: Path | None = None, cert: Path | None = None
         if value:
             argv += [flag, str(value)]
     env_token = {"MILVUS_LAB_PROBE_TOKEN": token}  # not in argv: `ps` would show it
-    import os
-
     try:
         out = subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
                              env={**os.environ, **env_token})
@@ -66,10 +66,8 @@ def handshake(host: str, port: int, ca: Path, cert: Path | None = None, key: Pat
         with socket.create_connection((host, port), timeout=timeout) as raw, \
                 ctx.wrap_socket(raw, server_hostname=server_name) as tls:
             tls.settimeout(1.0)
-            try:
+            with contextlib.suppress(TimeoutError):
                 tls.recv(1)  # the server's alert, if it refuses us after the handshake
-            except (TimeoutError, socket.timeout):
-                pass
             return ProbeResult(True, f"handshake ok ({tls.version()})")
     except ssl.SSLError as exc:
         return ProbeResult(False, exc.reason or str(exc))
@@ -85,8 +83,6 @@ def _main(argv: list[str] | None = None) -> int:
     parser.add_argument("--key")
     parser.add_argument("--server-name", default="localhost")
     args = parser.parse_args(argv)
-    import os
-
     from pymilvus import MilvusClient
 
     kwargs: dict[str, object] = {}
