@@ -32,7 +32,7 @@ from milvus_lab.kube.manifests import (
 
 LAB = "05"
 NAMESPACE = "milvus-lab-secure"
-SECRET_NAME = "search-api-milvus-credentials"
+SECRET_NAME = "search-api-milvus-credentials"  # pragma: allowlist secret (a name)
 SECRET_MOUNT = "/var/run/secrets/milvus-lab"
 RBAC_GROUP = "rbac.authorization.k8s.io"
 
