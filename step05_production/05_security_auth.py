@@ -376,9 +376,8 @@ class SecurityLab:
             tls2 = standalone.client_tls(self.s2)
             self.cfg = ApiConfig(
                 slot="blue", version="v1", milvus_uri=standalone.uri(self.s2), collection=ALIAS,
-                dim=SPEC_DATA.dim, milvus_token_file=str(self.token_file), milvus_ca_pem=tls2.ca_pem_path,
-                milvus_server_name=tls2.server_name, milvus_client_pem=tls2.client_pem_path,
-                milvus_client_key=tls2.client_key_path, api_keys_file=str(store.path),
+                dim=SPEC_DATA.dim, milvus_token_file=str(self.token_file), milvus_tls=tls2.to_json(),
+                api_keys_file=str(store.path),
                 api_key_pepper_file=str(store.pepper_path), audit_log=str(self.log.path),
                 audit_key_file=str(self.secrets_dir / "audit.key"), tls_cert=str(self.api_tls.server.cert),
                 tls_key=str(self.api_tls.server.key),

@@ -11,8 +11,9 @@ from rich.markup import escape
 from milvus_lab import processes
 from milvus_lab.doctor import run_checks
 from milvus_lab.errors import LabError
+from milvus_lab.milvus.server import answers
 from milvus_lab.report import console, summary_table
-from milvus_lab.settings import Settings
+from milvus_lab.settings import ENGINES, Settings
 
 
 def cmd_doctor(settings: Settings, args: argparse.Namespace) -> int:
@@ -39,7 +40,8 @@ def cmd_up(settings: Settings, args: argparse.Namespace) -> int:
     resp = httpx.post(f"{target.live_url()}/search", json=search_body(base.dataset.queries[0], 5), timeout=10)
     resp.raise_for_status()
     hits = resp.json()["hits"]
-    console.print(f"[green]✔[/] Milvus Lite at {base.milvus_uri}: alias {ALIAS!r} → {base.collection.name} "
+    label = {"lite": "Milvus Lite", "standalone": "Milvus 2.3.5 standalone"}[settings.milvus]
+    console.print(f"[green]✔[/] {label} at {base.milvus_uri}: alias {ALIAS!r} → {base.collection.name} "
                   f"({base.collection.rows:,} rows, {'reused' if base.collection.reused else 'built'})")
     console.print(f"[green]✔[/] search API blue/v1 x{len(base.backends)} behind the router at {target.live_url()}")
     console.print(f"[green]✔[/] smoke search: {len(hits)} hits, served by {resp.headers.get('x-served-by')}, "
@@ -50,18 +52,19 @@ def cmd_up(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_down(settings: Settings, args: argparse.Namespace) -> int:
     from milvus_lab.app.replicas import stop_replicas
-    from milvus_lab.milvus.server import stop_server
+    from milvus_lab.milvus.engines import all_engines
     from milvus_lab.router.client import stop_router
 
     n = stop_replicas(settings)
     router = stop_router(settings)
-    milvus = stop_server(settings)
+    engines = {engine.name: engine.stop() for engine in all_engines(settings)}  # whichever runs
     settings.path("router", "routes.json").unlink(missing_ok=True)
     leftovers = processes.list_records(settings)
     for rec in leftovers:  # anything else we started (records of dead processes included)
         processes.stop_process(settings, rec.name)
     console.print(f"stopped: {n} API replica(s), router: {'yes' if router else 'no'}, "
-                  f"Milvus Lite: {'yes' if milvus else 'no'}; data kept in {settings.state_dir}")
+                  f"Milvus Lite: {'yes' if engines['lite'] else 'no'}, Milvus standalone: "
+                  f"{'yes' if engines['standalone'] else 'no'}; data kept in {settings.state_dir}")
     return 0
 
 
@@ -69,6 +72,12 @@ def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
     rows = [(r.name, r.pid, r.port, "[green]running[/]" if r.alive() else "[red]dead (stale)[/]",
              r.extra.get("slot", ""), r.extra.get("version", "")) for r in processes.list_records(settings)]
     console.print(summary_table("milvus-lab processes", ["name", "pid", "port", "state", "slot", "version"], rows))
+    from milvus_lab.milvus.engines import all_engines
+
+    engine_rows = [(e.engine + (" (selected)" if e.engine == settings.milvus else ""), e.state,
+                    e.pid or "", e.uri, e.detail) for e in (x.status() for x in all_engines(settings))]
+    console.print(summary_table("Milvus engines (local target)",
+                                ["engine", "state", "pid", "uri", "detail"], engine_rows))
     try:
         table = httpx.get(f"{settings.router_control_url}/routes", timeout=1).json()
         console.print(f"router weights: {table['weights']}  preview: {table['preview']}")
@@ -76,33 +85,39 @@ def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
         console.print("router: not running")
     try:
         from milvus_lab.milvus.collections import alias_target
-        from milvus_lab.milvus.server import answers
+        from milvus_lab.milvus.engines import get_engine
 
-        if answers(settings.milvus_uri, timeout=1):
-            from pymilvus import MilvusClient
-
-            client = MilvusClient(uri=settings.milvus_uri, timeout=3)
-            console.print(f"Milvus: {client.list_collections()}  alias products → {alias_target(client, 'products')}")
+        ep = get_engine(settings).endpoint()
+        if answers(ep.uri, timeout=2, token=ep.token, tls=ep.tls):
+            client = ep.client(timeout=3)
+            console.print(f"Milvus ({settings.milvus}): {client.list_collections()}  "
+                          f"alias products → {alias_target(client, 'products')}")
             client.close()
         else:
-            console.print(f"Milvus: nothing answers at {settings.milvus_uri}")
+            console.print(f"Milvus ({settings.milvus}): nothing answers at {ep.uri}")
     except Exception as exc:  # status must never crash on a half-up environment
         console.print(f"Milvus: {type(exc).__name__}: {exc}")
     return 0
 
 
+def _milvus_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--milvus", choices=ENGINES, default=None,
+                        help="the local target's Milvus engine (env MILVUS_LAB_MILVUS, default lite)")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="milvus-lab", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("doctor", help="check prerequisites of every target, with fixes")
-    up = sub.add_parser("up", help="start the local environment (Milvus Lite, API blue/v1, router)")
+    _milvus_flag(sub.add_parser("doctor", help="check prerequisites of every target, with fixes"))
+    up = sub.add_parser("up", help="start the local environment (Milvus, API blue/v1, router)")
     up.add_argument("--rebuild", action="store_true", help="rebuild a half-built collection")
-    sub.add_parser("down", help="stop every process of ours (data kept)")
-    sub.add_parser("status", help="what is running")
+    _milvus_flag(up)
+    _milvus_flag(sub.add_parser("down", help="stop every process of ours, both engines (data kept)"))
+    _milvus_flag(sub.add_parser("status", help="what is running"))
     args = parser.parse_args(argv)
     handlers = {"doctor": cmd_doctor, "up": cmd_up, "down": cmd_down, "status": cmd_status}
     try:
-        return handlers[args.command](Settings.from_env(), args)
+        return handlers[args.command](Settings.from_env(milvus=args.milvus), args)
     except LabError as exc:
         console.print(f"[red]✘ {exc.message}[/]")
         if exc.fix:

@@ -76,6 +76,7 @@ def run_checks(settings: Settings) -> list[Check]:
         ok, detail = _port(settings, port, owner)
         checks.append(Check(f"port {port} ({owner})", "local", ok, detail,
                             f"stop what holds it (`ss -ltnp 'sport = :{port}'`) or set {env}"))
+    checks += standalone_checks(settings)
     for cmd, args, targets, fix in [
         ("docker", ["--version"], "compose, kube", "install Docker: https://docs.docker.com/get-docker/"),
         ("kind", ["version"], "kube", "go install sigs.k8s.io/kind@v0.29.0"),
@@ -87,4 +88,29 @@ def run_checks(settings: Settings) -> list[Check]:
         checks.append(Check(cmd, targets, ok, detail, fix))
     ok, detail = _kube_context()
     checks.append(Check("kube context", "kube", ok, detail, "kind create cluster --config kind-config.yaml"))
+    return checks
+
+
+def standalone_checks(settings: Settings) -> list[Check]:
+    """The standalone engine (`--milvus standalone`): platform, package, its pinned ports."""
+    from milvus_lab.milvus import standalone
+
+    who = "local --milvus standalone"
+    ok, label = standalone.platform_supported()
+    checks = [Check("platform with a Milvus 2.3.5 wheel", who, ok, label,
+                    "no wheel here: use --target compose (Docker) or --target kube")]
+    ok, detail = standalone.package_installed()
+    checks.append(Check(f"milvus=={standalone.VERSION} (standalone engine)", who, ok, detail,
+                        f'pip install -e . (or pip install "milvus=={standalone.VERSION}")'))
+    ports = standalone.StandalonePorts.from_settings(settings)
+    ours = {r.port for r in processes.list_records(settings) if r.name == standalone.NAME and r.alive()}
+    if ours:
+        checks.append(Check("standalone ports", who, True, f"in use by our Milvus standalone ({ports.proxy})", ""))
+        return checks
+    busy = [f"{name} {port}" for name, port in ports.named().items() if processes.port_in_use(port)]
+    checks.append(Check(f"standalone ports {ports.proxy}, {ports.metrics}, "
+                        f"{ports.etcd_client}-{ports.data_node}", who, not busy,
+                        "free" if not busy else "in use: " + ", ".join(busy),
+                        "stop what holds them (`ss -ltnp`) or set MILVUS_LAB_STANDALONE_PORT / "
+                        "_METRICS_PORT / _INTERNAL_PORTS"))
     return checks

@@ -122,14 +122,20 @@ def start_process(
     port: int,
     env: dict[str, str] | None = None,
     extra: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    pass_fds: tuple[int, ...] = (),
 ) -> ProcessRecord:
-    """Start `argv` detached (own session, survives the lab), log to a file, write its record."""
+    """Start `argv` detached (own session, survives the lab), log to a file, write its record.
+
+    `pass_fds` are inherited by the child (a locked file there stays locked while it runs).
+    """
     log = settings.path("logs", f"{name}.log")
     full_env = {**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"}
     with open(log, "wb") as out:  # fresh log per start: its tail explains this run
         proc = subprocess.Popen(
             argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env=full_env, start_new_session=True, cwd=settings.repo_root,
+            env=full_env, start_new_session=True, cwd=cwd or settings.repo_root,
+            pass_fds=pass_fds,
         )
     rec = ProcessRecord(name=name, pid=proc.pid, port=port, argv=argv, log=str(log), extra=extra or {})
     tmp = record_path(settings, name).with_suffix(".tmp")

@@ -13,7 +13,8 @@ from pathlib import Path
 from milvus_lab.errors import PrerequisiteError
 
 TARGETS = ("local", "compose", "kube")
-ENGINES = ("lite", "standalone")  # Milvus engines of the local target
+ENGINES = ("lite", "standalone")  # Milvus on the local target: Milvus Lite, or the real 2.3.5 binary
+TLS_MODES = (0, 1, 2)  # Milvus's common.security.tlsMode: off, one-way, mutual
 
 
 def find_repo_root(start: Path | None = None) -> Path:
@@ -51,6 +52,14 @@ class Settings:
     kube_context: str | None = None
     namespace: str = "milvus-lab"
     dim: int = 128
+    # the standalone engine's pinned ports (all < 32768:
+    # the kernel's ephemeral range starts there) and security switches
+    milvus: str = "lite"
+    standalone_port: int = 19540  # gRPC (proxy) port clients use
+    standalone_metrics_port: int = 19591  # /metrics and /healthz (plain HTTP)
+    standalone_internal_ports: int = 19550  # first of 10: etcd client/peer, coordinators, nodes
+    standalone_auth: bool = False  # common.security.authorizationEnabled
+    standalone_tls: int = 0  # common.security.tlsMode
     # MILVUS_LAB_HOME, read once when the Settings is made: a Settings keeps pointing at the
     # same state whatever the environment does later (a test fixture's, a lab's)
     home: Path | None = field(default_factory=_home_from_env)
@@ -105,10 +114,24 @@ class Settings:
                 f"unknown Milvus engine {settings.milvus!r}",
                 fix=f"use --milvus one of {', '.join(ENGINES)} (or MILVUS_LAB_MILVUS)",
             )
+        if settings.standalone_tls not in TLS_MODES:
+            raise PrerequisiteError(
+                f"MILVUS_LAB_STANDALONE_TLS={settings.standalone_tls} is not a TLS mode",
+                fix="use 0 (off), 1 (one-way) or 2 (mutual)",
+            )
         return settings
 
 
 def _parse(name: str, raw: str, type_: object) -> object:
+    if "bool" in str(type_):
+        if raw.strip().lower() in ("1", "true", "yes", "on"):
+            return True
+        if raw.strip().lower() in ("0", "false", "no", "off", ""):
+            return False
+        raise PrerequisiteError(
+            f"MILVUS_LAB_{name.upper()}={raw!r} is not true or false",
+            fix=f"export MILVUS_LAB_{name.upper()}=1 (or 0), or unset it",
+        )
     if "int" in str(type_):
         try:
             return int(raw)

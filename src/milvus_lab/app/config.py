@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 #: Paths only (never secrets themselves), passed as MILVUS_LAB_API_<FIELD> variables.
 _SECURITY_FIELDS = (
     "api_keys_file", "api_key_pepper_file", "audit_log", "audit_key_file", "tls_cert",
-    "tls_key", "milvus_token_file", "milvus_ca_pem", "milvus_server_name", "milvus_client_pem", "milvus_client_key",
+    "tls_key", "milvus_token_file",
 )
 
 
@@ -23,6 +23,7 @@ class ApiConfig:
     variant: str = ""
     milvus_uri: str = "http://127.0.0.1:19530"
     milvus_token: str = ""
+    milvus_tls: str = ""  # TlsClient as JSON (PEM paths) when Milvus requires TLS
     collection: str = "products"
     search_params: dict = field(default_factory=lambda: {"ef": 64})
     dim: int = 128
@@ -38,10 +39,6 @@ class ApiConfig:
     tls_cert: str = ""
     tls_key: str = ""
     milvus_token_file: str = ""  # "user:password" in a 0600 file (a mounted Secret on kube)
-    milvus_ca_pem: str = ""
-    milvus_server_name: str = ""
-    milvus_client_pem: str = ""
-    milvus_client_key: str = ""
 
     @property
     def served_by(self) -> str:
@@ -56,6 +53,7 @@ class ApiConfig:
             variant=e.get("MILVUS_LAB_API_VARIANT", ""),
             milvus_uri=e.get("MILVUS_LAB_MILVUS_URI", "http://127.0.0.1:19530"),
             milvus_token=e.get("MILVUS_LAB_MILVUS_TOKEN", ""),
+            milvus_tls=e.get("MILVUS_LAB_MILVUS_TLS", ""),
             collection=e.get("MILVUS_LAB_API_COLLECTION", "products"),
             search_params=json.loads(e.get("MILVUS_LAB_API_SEARCH_PARAMS", '{"ef": 64}')),
             dim=int(e.get("MILVUS_LAB_DIM", "128")),
@@ -82,4 +80,6 @@ class ApiConfig:
             env["MILVUS_LAB_MILVUS_TOKEN"] = self.milvus_token
         env.update({f"MILVUS_LAB_API_{f.upper()}": getattr(self, f)
                     for f in _SECURITY_FIELDS if getattr(self, f)})
+        if self.milvus_tls:
+            env["MILVUS_LAB_MILVUS_TLS"] = self.milvus_tls
         return env

@@ -46,19 +46,6 @@ def milvus_token(cfg: ApiConfig) -> str:
     return cfg.milvus_token or ""
 
 
-def milvus_tls_kwargs(cfg: ApiConfig) -> dict[str, object]:
-    """pymilvus TLS arguments: one-way (CA only) or mutual (CA + client pair)."""
-    if not cfg.milvus_ca_pem:
-        return {}
-    tls: dict[str, object] = {"secure": True, "server_name": cfg.milvus_server_name or "localhost"}
-    if cfg.milvus_client_pem:
-        tls.update(client_pem_path=cfg.milvus_client_pem, client_key_path=cfg.milvus_client_key,
-                   ca_pem_path=cfg.milvus_ca_pem)
-    else:
-        tls["server_pem_path"] = cfg.milvus_ca_pem
-    return tls
-
-
 class MilvusGateway:
     """A lazily (re)connected MilvusClient: the app starts even when Milvus is down."""
 
@@ -71,11 +58,11 @@ class MilvusGateway:
         if self._client is None:
             with self._lock:
                 if self._client is None:
-                    from pymilvus import MilvusClient
+                    from milvus_lab.milvus.client import TlsClient, connect
 
-                    self._client = MilvusClient(
-                        uri=self.cfg.milvus_uri, token=milvus_token(self.cfg),
-                        timeout=self.cfg.timeout_s, **milvus_tls_kwargs(self.cfg),
+                    self._client = connect(
+                        self.cfg.milvus_uri, token=milvus_token(self.cfg),
+                        tls=TlsClient.from_json(self.cfg.milvus_tls), timeout=self.cfg.timeout_s,
                     )
         return self._client
 

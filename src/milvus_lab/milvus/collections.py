@@ -14,6 +14,7 @@ import numpy as np
 from pymilvus import DataType, MilvusClient
 
 from milvus_lab.errors import PrerequisiteError
+from milvus_lab.milvus.client import varchar_index_type
 from milvus_lab.milvus.datasets import Dataset
 from milvus_lab.report import progress
 
@@ -91,11 +92,13 @@ def schema(dataset: Dataset) -> Any:
     return products_schema(dataset.spec.dim, description(dataset))
 
 
-def index_params(index: IndexSpec) -> Any:
+def index_params(index: IndexSpec, varchar_index: str = "INVERTED") -> Any:
+    """The vector index plus a scalar index on `category` (its type depends on the server:
+    `varchar_index_type(client)`)."""
     params = MilvusClient.prepare_index_params()
     params.add_index("vector", index_type=index.index_type, metric_type=index.metric,
                      params=dict(index.build))
-    params.add_index("category", index_type="INVERTED")
+    params.add_index("category", index_type=varchar_index)
     return params
 
 
@@ -175,7 +178,7 @@ def ensure_collection(
             )
         client.drop_collection(name)
 
-    client.create_collection(name, schema=schema(dataset), index_params=index_params(index),
+    client.create_collection(name, schema=schema(dataset), index_params=index_params(index, varchar_index_type(client)),
                              consistency_level="Strong")
     with progress() as bar:
         task = bar.add_task(f"insert {name}", total=expected, visible=show_progress)

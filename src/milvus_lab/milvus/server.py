@@ -13,34 +13,47 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from milvus_lab import processes
 from milvus_lab.errors import PrerequisiteError
+from milvus_lab.milvus.client import TlsClient, connect
 from milvus_lab.settings import Settings
+
+if TYPE_CHECKING:
+    from pymilvus import MilvusClient
 
 SERVER_NAME = "milvus-lite"
 
 
 @dataclass(frozen=True)
 class MilvusEndpoint:
-    """Where a Milvus answers and whether we started it in this call."""
+    """Where a Milvus answers, how a client gets in, and whether we started it in this call.
+
+    Both engines return one: `token` is set when authentication is on, `tls` when TLS is.
+    """
 
     uri: str
     pid: int | None
     started_now: bool
     data_dir: Path | None
+    token: str = ""
+    tls: TlsClient | None = None
+    engine: str = "lite"
+
+    def client(self, timeout: float = 10.0, db_name: str = "") -> MilvusClient:
+        """A MilvusClient with this endpoint's credentials; the caller closes it."""
+        return connect(self.uri, token=self.token, tls=self.tls, db_name=db_name, timeout=timeout)
 
 
 def data_dir(settings: Settings) -> Path:
     return settings.state_dir / "milvus" / "data"
 
 
-def answers(uri: str, timeout: float = 2.0) -> bool:
+def answers(uri: str, timeout: float = 2.0, token: str = "", tls: TlsClient | None = None) -> bool:
     """True when a Milvus gRPC endpoint answers a cheap call."""
-    from pymilvus import MilvusClient
-
     try:
-        client = MilvusClient(uri=uri, timeout=timeout)
+        client = connect(uri, token=token, tls=tls, timeout=timeout)
     except Exception:
         return False
     try:
