@@ -135,14 +135,27 @@ def attempt(user: str, operation: str, expected: bool, call: Callable[[], object
 
 def milvus_error(exc: BaseException) -> str:
     """Milvus's own words: gRPC `details()` (e.g. "PrivilegeInsert: permission deny to bob"),
-    else pymilvus's message, first line."""
-    details = getattr(exc, "details", None)
-    text = details() if callable(details) else getattr(exc, "message", "") or str(exc)
+    else pymilvus's message, first line. pymilvus wraps a refused login in a generic "Fail
+    connecting to server": the gRPC error it was raised from (its cause) says why."""
+    seen: BaseException | None = exc
+    visited: set[int] = set()
+    while seen is not None and id(seen) not in visited:  # pymilvus raises `e from e`
+        visited.add(id(seen))
+        details = getattr(seen, "details", None)
+        if callable(details) and details():
+            return (str(details()).strip().splitlines() or [type(seen).__name__])[0][:200]
+        seen = seen.__cause__ or seen.__context__
+    text = getattr(exc, "message", "") or str(exc)
     return (str(text).strip().splitlines() or [type(exc).__name__])[0][:200]
 
 
 def is_permission_denied(error: str) -> bool:
     return "permission deny" in error.lower() or "PERMISSION_DENIED" in error
+
+
+def is_auth_failure(error: str) -> bool:
+    """A refused login (wrong or rotated password), not a refused operation or a dead server."""
+    return "auth check failure" in error.lower() or "UNAUTHENTICATED" in error
 
 
 def wait_for_privilege(check: Callable[[], Attempt], want_allowed: bool,
