@@ -85,7 +85,11 @@ def api_attacks(target: ApiTarget, body: dict[str, object], timeout: float = 10.
 def milvus_attempt(name: str, control: str, call: Callable[[], object],
                    expected: str = "PERMISSION_DENIED") -> AttackResult:
     """A forbidden Milvus operation as the API's own user: refused with Milvus's words."""
-    from milvus_lab.security.milvus_rbac import expected_refusals, is_permission_denied, milvus_error
+    from milvus_lab.security.milvus_rbac import (
+        expected_refusals,
+        is_permission_denied,
+        milvus_error,
+    )
 
     try:
         with expected_refusals():
