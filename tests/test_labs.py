@@ -15,6 +15,12 @@ import pytest
 from milvus_lab.lab_report import load_schema
 from milvus_lab.labkit import Drill, LabSpec
 from milvus_lab.testing.labs import ROOT, lab_scripts, load_spec, run_drill
+from milvus_lab.testing.standalone_fixtures import (
+    require_standalone,
+    standalone_env,
+    standalone_settings,
+    stop_standalone_home,
+)
 
 SPECS = [load_spec(path) for path in lab_scripts()]
 DRILLS = [(spec, drill) for spec in SPECS for drill in spec.drills]
@@ -87,3 +93,20 @@ def test_a_taken_milvus_port_is_exit_2_with_the_fix(tmp_path: Path) -> None:
     assert result.code == 2, result.output[-2000:]
     assert f"port {port} is in use" in result.output and "fix:" in result.output
     check_report(spec, Drill("busy", exit_code=2), result.report)
+
+
+@pytest.mark.slow
+def test_lab03_plain_drill_on_the_standalone_engine(tmp_path: Path) -> None:
+    """The same drill on the real Milvus 2.3.5 binary (`MILVUS_LAB_MILVUS=standalone`)."""
+    require_standalone()
+    spec = next(s for s in SPECS if s.number == "03")
+    plain = spec.drills[0]
+    settings = standalone_settings(tmp_path)
+    try:
+        result = run_drill(spec, plain, tmp_path, env=standalone_env(settings), timeout=900)
+    finally:
+        stop_standalone_home(settings)
+    assert result.code == plain.exit_code, result.output[-4000:]
+    assert "Traceback" not in result.output, result.output[-3000:]
+    check_report(spec, plain, result.report)
+    assert "Milvus 2.3.5 standalone" in result.output, "the run must say which engine it used"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -106,6 +107,27 @@ def free_ports(count: int) -> list[int]:
         if port not in ports:
             ports.append(port)
     return ports
+
+
+def _bindable(port: int) -> bool:
+    """Free on every interface (the binary's gRPC servers listen on 0.0.0.0)."""
+    for host in ("127.0.0.1", "0.0.0.0"):  # noqa: S104 - only probing, closed at once
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind((host, port))
+            except OSError:
+                return False
+    return True
+
+
+def free_port_block(count: int, low: int = 20_000, high: int = 32_767) -> int:
+    """First port of `count` consecutive ports in [low, high] that are free now."""
+    rng = random.Random()  # noqa: S311 - spreading parallel test runs, not security
+    for _ in range(500):
+        base = rng.randrange(low, high - count)
+        if all(_bindable(p) for p in range(base, base + count)):
+            return base
+    raise RuntimeError(f"no {count} consecutive free ports in {low}..{high}")
 
 
 def log_tail(path: str | Path, lines: int = 12) -> str:

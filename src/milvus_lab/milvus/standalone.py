@@ -48,6 +48,11 @@ ROOT_USER = "root"
 DEFAULT_ROOT_PASSWORD = "Milvus"  # what Milvus creates root with; replaced on first start
 STOP_GRACE_S = 30.0
 QUERYNODE_GRACEFUL_STOP_S = 5  # the default graceful stop hangs > 90 s with a loaded collection
+# A SIGTERM stop ends in a panic before the components revoke their etcd sessions, so after a
+# restart the old query node and proxy stay registered until their lease expires (30 s by
+# default) and a load sent meanwhile can be assigned to the dead node ("unrecoverable
+# error"). A shorter lease plus `_sessions_settled` before first use avoids that.
+SESSION_TTL_S = 12
 INTERNAL_PORT_COUNT = 10
 MAX_PORT = 32767  # the kernel's ephemeral range starts at 32768
 
@@ -229,6 +234,7 @@ def binary_env(settings: Settings, ports: StandalonePorts, binary: Path, configs
         "MILVUS_RUN_DIR": str(base_dir(settings) / "run"),
         "ETCD_CONFIG_PATH": str(configs / "etcd.yaml"),
         "QUERYNODE_GRACEFULSTOPTIMEOUT": str(QUERYNODE_GRACEFUL_STOP_S),
+        "COMMON_SESSION_TTL": str(SESSION_TTL_S),
         lib_var: ":".join(p for p in (str(binary.parent), os.environ.get(lib_var, "")) if p),
     }
 
@@ -270,6 +276,26 @@ def healthy(metrics_port: int, timeout: float = 2.0) -> bool:
             return resp.status == 200 and b"OK" in resp.read()
     except (OSError, urllib.error.URLError):
         return False
+
+
+def registered_nodes(metrics_port: int, timeout: float = 2.0) -> dict[str, float]:
+    """Query nodes and proxies the coordinators count (a standalone has one of each when settled)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    wanted = {"milvus_querycoord_querynode_num": "query nodes", "milvus_rootcoord_proxy_num": "proxies"}
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=timeout) as resp:
+            text = resp.read().decode(errors="replace")
+    except (OSError, urllib.error.URLError):
+        return {}
+    return {wanted[f.name]: sum(s.value for s in f.samples)
+            for f in text_string_to_metric_families(text) if f.name in wanted}
+
+
+def _sessions_settled(metrics_port: int) -> bool:
+    """No stale session of a previous run is registered (see SESSION_TTL_S)."""
+    counts = registered_nodes(metrics_port)
+    return bool(counts) and all(n <= 1 for n in counts.values())
 
 
 def _config_facts(settings: Settings) -> dict[str, str]:
@@ -347,7 +373,11 @@ def ensure_standalone(settings: Settings, timeout: float = 240.0) -> MilvusEndpo
 
 
 def _ready(settings: Settings, ep: MilvusEndpoint, rec: processes.ProcessRecord, timeout: float) -> None:
-    """Wait until gRPC answers with our credentials; on first use, set root's generated password."""
+    """Wait until gRPC answers with our credentials and no stale session is registered.
+
+    On first use with authentication, root's default password is replaced by the generated one.
+    """
+    metrics_port = int(rec.extra.get("metrics_port", "0"))
     deadline = time.monotonic() + timeout
     last = ""
     while time.monotonic() < deadline:
@@ -357,23 +387,35 @@ def _ready(settings: Settings, ep: MilvusEndpoint, rec: processes.ProcessRecord,
                 f"{processes.log_tail(rec.log)}",
                 fix=f"read {rec.log}; then `milvus-lab down` and try again",
             )
-        try:
-            client = ep.client(timeout=5)
-            try:
-                client.list_collections()
+        if _client_gets_in(ep):
+            if _sessions_settled(metrics_port):
                 return
-            finally:
-                client.close()
-        except Exception as exc:  # not ready yet, or root still has Milvus's default password
-            last = f"{type(exc).__name__}: {exc}"
-        if settings.standalone_auth and _set_root_password(settings, ep):
-            continue
+            last = f"stale sessions of a previous run still registered: {registered_nodes(metrics_port)}"
+        else:
+            last = "our client is refused"
+            if settings.standalone_auth and _set_root_password(settings, ep):
+                continue
         time.sleep(0.5)
     raise PrerequisiteError(
-        f"Milvus standalone is healthy but refuses our client ({last[:300]})",
+        f"Milvus standalone did not become ready within {timeout:.0f}s ({last})",
         fix=f"read {rec.log}; if the data dir predates {password_file(settings)}, restore that file "
             f"or remove {base_dir(settings)} (deletes its data)",
     )
+
+
+def _client_gets_in(ep: MilvusEndpoint) -> bool:
+    try:
+        client = ep.client(timeout=5)
+    except Exception:  # not ready yet, or root still has Milvus's default password
+        return False
+    try:
+        client.list_collections()
+        return True
+    except Exception:
+        return False
+    finally:
+        with contextlib.suppress(Exception):
+            client.close()
 
 
 def _set_root_password(settings: Settings, ep: MilvusEndpoint) -> bool:
