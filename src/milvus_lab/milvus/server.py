@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,6 +17,7 @@ from typing import TYPE_CHECKING
 from milvus_lab import processes
 from milvus_lab.errors import PrerequisiteError
 from milvus_lab.milvus.client import TlsClient, connect
+from milvus_lab.polling import poll_until
 from milvus_lab.settings import Settings
 
 if TYPE_CHECKING:
@@ -151,13 +151,8 @@ def stop_server(settings: Settings) -> bool:
 
 def wait_for_uri(uri: str, timeout: float = 30.0) -> None:
     """Wait for an external Milvus (compose/kube) to answer, or say how to start it."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if answers(uri):
-            return
-        time.sleep(0.5)
-    raise PrerequisiteError(
-        f"no Milvus answers at {uri}",
+    poll_until(
+        lambda: answers(uri), timeout=timeout, what=f"a Milvus answering at {uri}",
         fix="start it (`docker compose up -d` for compose, `kind create cluster --config "
             "kind-config.yaml` + lab 01 for kube), or check MILVUS_LAB_MILVUS_HOST/PORT",
     )

@@ -6,7 +6,7 @@ So etcd, kube-apiserver, kube-controller-manager and kube-scheduler are built fr
 Go modules (``tools/kube-testenv/build.sh``) and KWOK marks two fake nodes and their
 pods Ready. Pods never run: only the API server on 127.0.0.1 is ever contacted.
 
-CLI: ``python -m milvus_lab.kube.testenv up|down|status|kubeconfig``.
+CLI: ``python -m milvus_lab.testing.kube_testenv up|down|status|kubeconfig``.
 """
 
 from __future__ import annotations
@@ -48,8 +48,8 @@ NODE_NAMES = ("kwok-node-0", "kwok-node-1")
 #: Annotation KWOK puts on nodes it plays; also how clients tell "pods don't run".
 KWOK_NODE_ANNOTATION = "kwok.x-k8s.io/node"
 BUILD_COMMAND = "tools/kube-testenv/build.sh"
-UP_COMMAND = "python -m milvus_lab.kube.testenv up"
-DOWN_COMMAND = "python -m milvus_lab.kube.testenv down"
+UP_COMMAND = "python -m milvus_lab.testing.kube_testenv up"
+DOWN_COMMAND = "python -m milvus_lab.testing.kube_testenv down"
 BINARIES = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
 
 
@@ -750,9 +750,9 @@ def status() -> dict[str, Any]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m milvus_lab.kube.testenv up|down|status|kubeconfig``."""
+    """``python -m milvus_lab.testing.kube_testenv up|down|status|kubeconfig``."""
     parser = argparse.ArgumentParser(
-        prog="python -m milvus_lab.kube.testenv",
+        prog="python -m milvus_lab.testing.kube_testenv",
         description="Local control plane (etcd, kube-apiserver, controller-manager, "
         "scheduler, KWOK nodes) for the kube tests. Build first: " + BUILD_COMMAND,
     )
