@@ -31,7 +31,7 @@ from milvus_lab.app.client import search_body
 from milvus_lab.app.config import ApiConfig
 from milvus_lab.errors import PrerequisiteError
 from milvus_lab.kube.apply import ensure_valid, to_yaml
-from milvus_lab.kube.manifests import milvus_pod_labels, network_policies
+from milvus_lab.kube.manifests import milvus_pod_labels
 from milvus_lab.labkit import (
     Drill,
     LabRun,
@@ -68,10 +68,11 @@ WEAKNESSES = ("role-too-broad", "key-after-revocation", "tampered-log")
 SPEC_DATA = datasets.DatasetSpec(name="lab05-products", version="v1", n=3_000, dim=32,
                                  n_queries=50, k=10)
 COLLECTION, ALIAS = "lab05_products_v1", "lab05_products"
+STAGING = "lab05_products_staging"  # where the data pipeline writes (the served data is never touched)
 API_USER, PIPELINE_USER, INTERN = "lab05_search_api", "lab05_pipeline", "lab05_intern"
 OVERLAP_S = 3.0  # seconds the old key keeps working after a rotation
 PROBE = [1.0] + [0.0] * (SPEC_DATA.dim - 1)  # a query vector for permission probes
-PROBE_ID = 10**9  # the row the pipeline's allowed insert writes (deleted right after)
+PROBE_ID = 10**9  # the row the pipeline's allowed insert writes into STAGING
 ENGINE = ("--milvus", "standalone")  # the local target's engine with auth + TLS (drills pass it)
 QUICK = ("--rotation-load-s", "6", "--skip-secret-scan")  # weakness drills: the failing control is the point
 
@@ -189,7 +190,7 @@ def _show_key(run: LabRun, secrets_dir: Path, name: str, key: str) -> Path:
 def _milvus_attempts(api: MilvusClient, pipeline: MilvusClient) -> list[Attempt]:
     """Each workload's allowed calls and the forbidden ones, made for real as that user."""
     probe = [PROBE]
-    row = [{"id": PROBE_ID, "vector": PROBE, "category": "x", "price": 1.0, "title": "t", "release": "v1"}]
+    row = [{"id": PROBE_ID, "vector": PROBE}]
     a = milvus_rbac.attempt
     return [
         a(API_USER, f"search {ALIAS} (alias)", True, lambda: api.search(ALIAS, probe, limit=1)),
@@ -198,7 +199,8 @@ def _milvus_attempts(api: MilvusClient, pipeline: MilvusClient) -> list[Attempt]
         a(API_USER, f"insert into {ALIAS}", False, lambda: api.insert(ALIAS, row)),
         a(API_USER, f"drop {COLLECTION}", False, lambda: api.drop_collection(COLLECTION)),
         a(API_USER, "create a user", False, lambda: api.create_user("x_evil", "Evil-pass-123")),
-        a(PIPELINE_USER, f"insert into {COLLECTION}", True, lambda: pipeline.insert(COLLECTION, row)),
+        a(PIPELINE_USER, f"insert into {STAGING}", True, lambda: pipeline.insert(STAGING, row)),
+        a(PIPELINE_USER, f"insert into {COLLECTION} (served)", False, lambda: pipeline.insert(COLLECTION, row)),
         a(PIPELINE_USER, f"search {ALIAS}", False, lambda: pipeline.search(ALIAS, probe, limit=1)),
     ]
 
@@ -256,6 +258,8 @@ class SecurityLab:
                 self.ds = datasets.ensure_dataset(run.settings, SPEC_DATA)
                 collections.ensure_collection(admin, COLLECTION, self.ds, collections.IndexSpec.hnsw(),
                                               show_progress=False)
+                if not admin.has_collection(STAGING):  # the pipeline's landing table (quick setup)
+                    admin.create_collection(STAGING, dimension=SPEC_DATA.dim)
                 if ALIAS in admin.list_aliases(COLLECTION).get("aliases", []):
                     run.result(True, f"alias {ALIAS} → {COLLECTION} (kept from an earlier run)")
                 else:
@@ -277,8 +281,9 @@ class SecurityLab:
         run, standalone, log = self.run, _engine(), self.log
         with run.step("Least privilege in Milvus",
                       "The search API's role may only Search and Query the served collection through "
-                      "its alias; the pipeline may Insert; only root grants. Each forbidden call must be "
-                      "refused with Milvus's own error (grants apply after ~1 s: we poll).",
+                      "its alias; the pipeline may only Insert into its staging collection; only root "
+                      "grants. Each forbidden call must be refused with Milvus's own error (grants "
+                      "apply after ~1 s: we poll).",
                       "client.create_role / grant_privilege(role, 'Collection', 'Search', alias)"):
             role = run.impl.search_api_role(ALIAS)
             if self.weakness == "role-too-broad":
@@ -286,7 +291,7 @@ class SecurityLab:
             uri, tls1 = standalone.uri(self.s1), standalone.client_tls(self.s1)
             admin = self._admin(self.s1)
             milvus_rbac.ensure_role(admin, role)
-            milvus_rbac.ensure_role(admin, milvus_rbac.pipeline_role(COLLECTION))
+            milvus_rbac.ensure_role(admin, milvus_rbac.pipeline_role(STAGING))
             api_password, pipe_password = secrets.token_urlsafe(18), secrets.token_urlsafe(18)
             milvus_rbac.ensure_user(admin, API_USER, api_password, [role.name])
             milvus_rbac.ensure_user(admin, PIPELINE_USER, pipe_password, ["lab05_pipeline"])
@@ -298,7 +303,6 @@ class SecurityLab:
                                             lambda: api.search(ALIAS, [PROBE], limit=1)),
                 want_allowed=True)
             tried = _milvus_attempts(api, pipeline)
-            admin.delete(COLLECTION, ids=[PROBE_ID])  # the test rows go: the data stays as built
             for t in tried:
                 run.result(t.as_expected, f"{t.user}: {t.operation}: "
                                           f"{'allowed' if t.allowed else 'refused: ' + t.error}"[:150])
@@ -514,7 +518,7 @@ class SecurityLab:
                                    m["reason"].error or m["no_cert"].error, "refused (certificate required)"),
                 attacks.tampered_copy(log.path, log.key, run.settings.path("audit", "drill")),
                 attacks.metrics_finding(f"http://127.0.0.1:{self.s2.standalone_metrics_port}/metrics",
-                                        network_policies(), milvus_pod_labels()),
+                                        kube_rbac.lab01_network_policies(), milvus_pod_labels()),
             ]
             milvus_rbac.close_quietly(api_user)
             attacks.record(log, results)
@@ -560,7 +564,7 @@ class SecurityLab:
             objs = [kube_rbac.restricted_namespace(), *kube_rbac.rbac_objects(),
                     kube_rbac.credentials_secret({"token": "<from secrets>"}),
                     kube_rbac.secure_search_api("milvus-lab/search-api:0.1.0"),
-                    *network_policies(kube_rbac.NAMESPACE, kube_rbac.LAB)]
+                    *kube_rbac.lab01_network_policies()]
             count = ensure_valid(objs)
             out = run.settings.path("kube", "05-security.yaml")
             out.write_text(to_yaml(objs))

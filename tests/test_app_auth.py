@@ -116,8 +116,9 @@ def test_plaintext_http_to_the_https_port_fails(secure_api: SecureApi) -> None:
 
 def test_attack_drill_against_the_running_api(secure_api: SecureApi, small_dataset: Dataset,
                                               tmp_path: Path) -> None:
-    from milvus_lab.kube.manifests import milvus_pod_labels, network_policies
+    from milvus_lab.kube.manifests import milvus_pod_labels
     from milvus_lab.security import attacks
+    from milvus_lab.security.kube_rbac import lab01_network_policies
 
     s = secure_api
     key, _ = s.store.create("drill", ("search",))
@@ -138,7 +139,7 @@ def test_attack_drill_against_the_running_api(secure_api: SecureApi, small_datas
     assert audit.verify(s.audit_log, s.audit_key).ok  # the real log is untouched
 
     finding = attacks.metrics_finding(
-        f"{s.url.replace('https', 'http')}/nowhere", network_policies(), milvus_pod_labels(),
+        f"{s.url.replace('https', 'http')}/nowhere", lab01_network_policies(), milvus_pod_labels(),
         timeout=2)
     assert finding.finding and finding.refused, finding.got  # lab 01's policies close 9091
     assert attacks.failed_controls([*results, tamper, finding]) == []

@@ -227,3 +227,11 @@ def prove_least_privilege(
 def kubectl_can_i(check: AccessCheck, namespace: str = NAMESPACE) -> str:
     target = f"{check.resource}/{check.name}" if check.name else check.resource
     return f"kubectl auth can-i {check.verb} {target} -n {namespace} --as={subject(check.workload, namespace)}"
+
+
+def lab01_network_policies(namespace: str = NAMESPACE, lab: str = LAB) -> list[client.V1NetworkPolicy]:
+    """Lab 01's NetworkPolicies (default deny; only the search API reaches Milvus's gRPC port),
+    from lab 01's reference solution: the one place they are defined."""
+    from milvus_lab.labkit import load_impl
+
+    return load_impl("lab01_kubernetes", "solutions").network_policies(namespace, lab)
