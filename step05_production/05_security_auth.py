@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import secrets
 import ssl
@@ -73,6 +72,8 @@ API_USER, PIPELINE_USER, INTERN = "lab05_search_api", "lab05_pipeline", "lab05_i
 OVERLAP_S = 3.0  # seconds the old key keeps working after a rotation
 PROBE = [1.0] + [0.0] * (SPEC_DATA.dim - 1)  # a query vector for permission probes
 PROBE_ID = 10**9  # the row the pipeline's allowed insert writes into STAGING
+# a complete products row: a refused insert must be refused by RBAC, not by pymilvus's schema check
+PROBE_ROW = {"id": PROBE_ID, "vector": PROBE, "category": "x", "price": 1.0, "title": "t", "release": "v1"}
 ENGINE = ("--milvus", "standalone")  # the local target's engine with auth + TLS (drills pass it)
 QUICK = ("--rotation-load-s", "6", "--skip-secret-scan")  # weakness drills: the failing control is the point
 
@@ -190,7 +191,7 @@ def _show_key(run: LabRun, secrets_dir: Path, name: str, key: str) -> Path:
 def _milvus_attempts(api: MilvusClient, pipeline: MilvusClient) -> list[Attempt]:
     """Each workload's allowed calls and the forbidden ones, made for real as that user."""
     probe = [PROBE]
-    row = [{"id": PROBE_ID, "vector": PROBE}]
+    row = [PROBE_ROW]
     a = milvus_rbac.attempt
     return [
         a(API_USER, f"search {ALIAS} (alias)", True, lambda: api.search(ALIAS, probe, limit=1)),
@@ -256,17 +257,14 @@ class SecurityLab:
             admin = self._admin(self.s1)
             try:
                 self.ds = datasets.ensure_dataset(run.settings, SPEC_DATA)
-                collections.ensure_collection(admin, COLLECTION, self.ds, collections.IndexSpec.hnsw(),
-                                              show_progress=False)
+                with run.progress() as progress:
+                    status = collections.ensure_collection(admin, COLLECTION, self.ds, collections.IndexSpec.hnsw(),
+                                                           on_progress=progress)
+                run.result(True, f"{COLLECTION}: {status.rows:,} rows, {'reused' if status.reused else 'built'}")
                 if not admin.has_collection(STAGING):  # the pipeline's landing table (quick setup)
                     admin.create_collection(STAGING, dimension=SPEC_DATA.dim)
-                if ALIAS in admin.list_aliases(COLLECTION).get("aliases", []):
-                    run.result(True, f"alias {ALIAS} → {COLLECTION} (kept from an earlier run)")
-                else:
-                    with contextlib.suppress(Exception):  # it may point elsewhere: move it here
-                        admin.drop_alias(ALIAS)
-                    admin.create_alias(COLLECTION, ALIAS)
-                    run.result(True, f"alias {ALIAS} → {COLLECTION}")
+                collections.point_alias(admin, ALIAS, COLLECTION)
+                run.result(True, f"alias {ALIAS} → {COLLECTION}")
             finally:
                 milvus_rbac.close_quietly(admin)
             uri, root = standalone.uri(self.s1), standalone.root_token(self.s1)
@@ -509,7 +507,7 @@ class SecurityLab:
                 attacks.milvus_attempt("drop the collection as the API's Milvus user", "milvus least privilege",
                                        lambda: api_user.drop_collection(COLLECTION)),
                 attacks.milvus_attempt("insert as the API's Milvus user", "milvus least privilege",
-                                       lambda: api_user.insert(ALIAS, [{"id": 1, "vector": PROBE}])),
+                                       lambda: api_user.insert(ALIAS, [PROBE_ROW])),
                 attacks.milvus_attempt("search another collection by name", "milvus least privilege",
                                        lambda: api_user.search(COLLECTION, [PROBE], limit=1)),
                 attacks.tls_attack("plaintext gRPC to the TLS port", "milvus tls", m["plain"].ok,
