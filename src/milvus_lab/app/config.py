@@ -7,6 +7,12 @@ import json
 import os
 from dataclasses import dataclass, field
 
+#: Paths only (never secrets themselves), passed as MILVUS_LAB_API_<FIELD> variables.
+_SECURITY_FIELDS = (
+    "api_keys_file", "api_key_pepper_file", "audit_log", "audit_key_file", "tls_cert",
+    "tls_key", "milvus_token_file",
+)
+
 
 @dataclass(frozen=True)
 class ApiConfig:
@@ -24,6 +30,15 @@ class ApiConfig:
     timeout_s: float = 2.0
     fault_error_rate: float = 0.0  # lab 03's injected fault: fail this share of searches
     replica: str = ""  # pod name on kube (downward API), process name locally
+    # lab 05: API keys (hashes only) + the audit chain; empty = no authentication
+    api_keys_file: str = ""
+    api_key_pepper_file: str = ""
+    audit_log: str = ""
+    audit_key_file: str = ""
+    # lab 05: HTTPS for the API itself (uvicorn --ssl-*) and TLS towards Milvus
+    tls_cert: str = ""
+    tls_key: str = ""
+    milvus_token_file: str = ""  # "user:password" in a 0600 file (a mounted Secret on kube)
 
     @property
     def served_by(self) -> str:
@@ -45,6 +60,7 @@ class ApiConfig:
             timeout_s=float(e.get("MILVUS_LAB_API_TIMEOUT_S", "2.0")),
             fault_error_rate=float(e.get("MILVUS_LAB_API_FAULT_ERROR_RATE", "0")),
             replica=e.get("MILVUS_LAB_API_REPLICA", ""),
+            **{f: e.get(f"MILVUS_LAB_API_{f.upper()}", "") for f in _SECURITY_FIELDS},
         )
 
     def to_env(self) -> dict[str, str]:
@@ -62,6 +78,8 @@ class ApiConfig:
         }
         if self.milvus_token:
             env["MILVUS_LAB_MILVUS_TOKEN"] = self.milvus_token
+        env.update({f"MILVUS_LAB_API_{f.upper()}": getattr(self, f)
+                    for f in _SECURITY_FIELDS if getattr(self, f)})
         if self.milvus_tls:
             env["MILVUS_LAB_MILVUS_TLS"] = self.milvus_tls
         return env

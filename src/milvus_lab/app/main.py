@@ -18,13 +18,14 @@ import threading
 import time
 from typing import Any
 
-from fastapi import FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field, create_model, field_validator
 
 from milvus_lab import __version__
+from milvus_lab.app.auth import ApiAuth
 from milvus_lab.app.config import ApiConfig
 from milvus_lab.app.errors import (
     broken_channel,
@@ -99,6 +100,14 @@ RETRY_ATTEMPTS = 3  # transient gRPC errors under load (UNAVAILABLE, DEADLINE_EX
 RETRY_BUDGET_FACTOR = 2.0  # ... within this many timeouts in all; then 503
 
 
+def milvus_token(cfg: ApiConfig) -> str:
+    """The Milvus credentials: a mounted file (lab 05) wins over the env variable."""
+    if cfg.milvus_token_file:
+        with open(cfg.milvus_token_file) as fh:
+            return fh.read().strip()
+    return cfg.milvus_token or ""
+
+
 class MilvusGateway:
     """A lazily (re)connected MilvusClient: the app starts even when Milvus is down."""
 
@@ -120,7 +129,7 @@ class MilvusGateway:
                     from milvus_lab.milvus.client import TlsClient, connect
 
                     self._client = connect(
-                        self.cfg.milvus_uri, token=self.cfg.milvus_token or "",
+                        self.cfg.milvus_uri, token=milvus_token(self.cfg),
                         tls=TlsClient.from_json(self.cfg.milvus_tls),
                         timeout=connect_timeout or self.cfg.timeout_s,
                     )
@@ -179,6 +188,8 @@ class MilvusGateway:
         try:
             state = self.client().get_load_state(self.cfg.collection, timeout=self.cfg.timeout_s)
         except Exception as exc:
+            if "permission deny" in str(getattr(exc, "details", lambda: "")()):
+                return self._ready_by_search()
             self.reset(self._client)
             return False, f"Milvus not reachable or collection missing: {type(exc).__name__}: {exc}"
         ok = "Loaded" in str(state.get("state"))
@@ -191,6 +202,19 @@ class MilvusGateway:
                 return False, f"warm-up search failed: {type(exc).__name__}: {exc}"
             self.warm = True
         return True, "loaded"
+
+
+    def _ready_by_search(self) -> tuple[bool, str]:
+        """Readiness with only the Search privilege: Milvus 2.3 checks GetLoadState as
+        PrivilegeLoad, which a least-privileged search user must not have (lab 05)."""
+        try:
+            probe = [[1.0] + [0.0] * (self.cfg.dim - 1)]
+            self.client().search(self.cfg.collection, data=probe, limit=1,
+                                 timeout=self.cfg.timeout_s)
+        except Exception as exc:
+            self.reset(self._client)
+            return False, f"a 1-row search failed: {type(exc).__name__}"
+        return True, "loaded (a 1-row search answered)"
 
 
 class InFlight:
@@ -289,6 +313,7 @@ def create_app(cfg: ApiConfig | None = None) -> FastAPI:
     metrics.info.labels(**labels, collection=cfg.collection).set(1)
     rng = random.Random()
     inflight = InFlight()
+    auth = ApiAuth(cfg, on_deny=lambda path, status: count(path, status))
 
     app = FastAPI(title="milvus-lab search API", version=__version__)
 
@@ -313,6 +338,9 @@ def create_app(cfg: ApiConfig | None = None) -> FastAPI:
                              "unusable filter"},
         500: {"model": ErrorBody, "description": "injected fault (lab 03 rollback drill only)"},
         503: {"model": ErrorBody, "description": "Milvus unavailable (the replica reconnects)"},
+        401: {"description": "API keys are on and the key is missing, unknown or revoked (lab 05)"},
+        403: {"description": "the key has no `search` scope (lab 05)"},
+        429: {"description": "this key's rate limit is spent (lab 05)"},
     }
 
     def search(req: SearchRequest, response: Response) -> Any:
@@ -350,7 +378,7 @@ def create_app(cfg: ApiConfig | None = None) -> FastAPI:
         }
 
     search.__annotations__["req"] = body_model  # this replica's dimension, in the OpenAPI spec
-    app.post("/search", responses=errors)(search)
+    app.post("/search", responses=errors, dependencies=[Depends(auth.require("search"))])(search)
 
     @app.get("/healthz")
     def healthz() -> dict:
@@ -367,6 +395,12 @@ def create_app(cfg: ApiConfig | None = None) -> FastAPI:
     def version() -> dict:
         return {"slot": cfg.slot, "version": cfg.version, "variant": cfg.variant,
                 "collection": cfg.collection, "app": __version__}
+
+    @app.get("/admin/keys", dependencies=[Depends(auth.require("admin"))])
+    def admin_keys() -> Any:
+        """Key metadata (ids, owners, scopes, status; never digests): an admin-scoped call."""
+        count("/admin/keys", 200)
+        return {"keys": auth.key_metadata()}
 
     @app.get("/metrics", response_class=PlainTextResponse,
              responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}},

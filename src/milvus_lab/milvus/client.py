@@ -74,6 +74,12 @@ def connect(uri: str, token: str = "", tls: TlsClient | None = None, db_name: st
     if not token and tls is None and _address(uri) in _CREDENTIALS:
         token, tls = _CREDENTIALS[_address(uri)]
     kwargs: dict[str, object] = dict(tls.kwargs()) if tls else {}
+    if tls:
+        # pymilvus 3 shares one channel per address|token across clients and keeps it after
+        # close(): a TLS client would ride an earlier channel with other certificates (after
+        # a tlsMode change, or a mutual-TLS client after a one-way one). Its own channel,
+        # closed with the client, keeps each client's certificates its own.
+        kwargs["dedicated"] = True
     if db_name:
         kwargs["db_name"] = db_name
     if tls and uri.startswith("http://"):
