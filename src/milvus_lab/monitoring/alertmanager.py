@@ -50,15 +50,17 @@ def ready(port: int) -> bool:
         return False
 
 
-def start(settings: Settings, port: int, webhook_port: int, factor: float, timeout: float = 60.0) -> str:
-    """(Re)start our Alertmanager (fresh state: no silences or old notifications)."""
+def start(settings: Settings, port: int, webhook_port: int, factor: float, timeout: float = 60.0,
+          config_file: Path | None = None) -> str:
+    """(Re)start our Alertmanager (fresh state: no silences or old notifications) with the
+    lab copy of `config_file` (default: the committed deploy/alertmanager/alertmanager.yml)."""
     binary = tools.require("alertmanager")
     stop(settings)
     base = home(settings)
     if base.exists():
         shutil.rmtree(base)
     (base / "data").mkdir(parents=True)
-    committed = yaml.safe_load((settings.repo_root / CONFIG).read_text())
+    committed = yaml.safe_load((config_file or settings.repo_root / CONFIG).read_text())
     cfg = base / "alertmanager.yml"
     cfg.write_text(yaml.safe_dump(lab_config(committed, webhook_port, factor), sort_keys=False))
     argv = [binary, f"--config.file={cfg}", f"--storage.path={base / 'data'}",
