@@ -51,6 +51,6 @@ SRC="$(go env GOMODCACHE)/github.com/slok/sloth@$SLOTH_VERSION"
 echo "build.sh: building sloth $SLOTH_VERSION (nice'd; several minutes on 2 cores) ..."
 # -mod=mod: the module's own go.sum lacks some build-only entries; resolve them from the proxy.
 (cd "$SRC" && GOFLAGS="$goflags -mod=mod -trimpath" nice -n 10 \
-    go build -ldflags "-s -w -X main.Version=$SLOTH_VERSION" -o "$OUT/.sloth.tmp" ./cmd/sloth)
+    go build -ldflags "-s -w -X github.com/slok/sloth/internal/info.Version=$SLOTH_VERSION" -o "$OUT/.sloth.tmp" ./cmd/sloth)
 mv -f "$OUT/.sloth.tmp" "$BIN"
 echo "build.sh: built $BIN in $((SECONDS - start))s"
