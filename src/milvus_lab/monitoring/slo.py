@@ -19,6 +19,7 @@ import re
 import subprocess
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
@@ -139,3 +140,31 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+_CONDITION = re.compile(r"slo:sli_error:ratio_rate(\w+)\{[^}]*\}\s*>\s*\(([\d.]+)\s*\*\s*([\d.eE+-]+)\)")
+
+
+@dataclass(frozen=True)
+class RuleCondition:
+    """One `ratio_rate<window> > (burn * budget)` comparison inside a generated alert."""
+
+    alert: str
+    severity: str
+    window_s: float
+    burn_rate: float
+    threshold: float  # burn x (1 - objective), the error ratio compared against
+
+
+def rule_conditions(doc: dict) -> list[RuleCondition]:
+    """Every burn-rate comparison of every alert in a Sloth rule file (parsed YAML)."""
+    found = []
+    for group in doc.get("groups", []):
+        for rule in group.get("rules", []):
+            if "alert" not in rule:
+                continue
+            severity = rule.get("labels", {}).get("sloth_severity", "")
+            for window, burn, budget in _CONDITION.findall(str(rule["expr"])):
+                found.append(RuleCondition(rule["alert"], severity, parse_duration(window),
+                                           float(burn), float(burn) * float(budget)))
+    return found
