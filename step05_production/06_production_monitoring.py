@@ -21,20 +21,33 @@ from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 import sys
 import time
+from collections.abc import Callable
+from pathlib import Path
 
 import yaml
 
 from milvus_lab.baseline import ensure_baseline
 from milvus_lab.errors import PrerequisiteError
-from milvus_lab.labkit import Drill, LabRun, LabSpec, lab_main
-from milvus_lab.load import live_panel, locustfile, start_locust
+from milvus_lab.labkit import (
+    Drill,
+    LabRun,
+    LabSpec,
+    lab_main,
+    notebook_finish,
+    notebook_run,
+    run_steps,
+)
+from milvus_lab.load import locustfile, open_live_panel, start_locust
+from milvus_lab.load.runner import LocustRun
 from milvus_lab.milvus import datasets
-from milvus_lab.monitoring import incidents, runbooks, slo, stack, tools, webhook
+from milvus_lab.monitoring import alertmanager, incidents, runbooks, slo, stack, tools, webhook
 from milvus_lab.monitoring.drill import IncidentTiming, run_incident
 from milvus_lab.monitoring.plots import plot_drill
 from milvus_lab.releases import V1
+from milvus_lab.targets import Target
 
 INCIDENTS = ("errors", "latency", "milvus")
 PORT_ENV = {"prometheus": "MILVUS_LAB_PROMETHEUS_PORT", "alertmanager": "MILVUS_LAB_ALERTMANAGER_PORT",
@@ -107,161 +120,204 @@ def check_arguments(args: argparse.Namespace) -> None:
 
 
 # %%
-def lesson(run: LabRun) -> None:
-    args, settings, target, impl = run.args, run.settings, run.target, run.impl
-    rules_dir = settings.repo_root / stack.RULES_DIR
+class ProductionMonitoring:
+    """Lab 06's steps over one LabRun: SLOs, the service, the monitoring stack, load, the
+    incidents, the error budget and the plot."""
 
-    # Step 1: SLOs as code -------------------------------------------------------------
-    with run.step("SLOs as code",
-                  "deploy/slo/search-api.yaml declares two SLOs (99.9% of searches without 5xx, 99% under "
-                  "500 ms over 30 days). Sloth v0.12.0 generated the recording rules and the page/ticket "
-                  "alerts in deploy/prometheus/rules/; promtool checks them. Your exercise computes the "
-                  "same burn-rate thresholds.",
-                  "sloth generate -i deploy/slo/search-api.yaml -o deploy/prometheus/rules/search-api-slos.yml"):
-        mismatches = []
-        conditions = slo.rule_conditions(yaml.safe_load((settings.repo_root / slo.RULES).read_text()))
-        for c in conditions:
-            window = next(w for w in impl.WINDOWS if w.severity == c.severity and c.window_s in (w.long_s, w.short_s))
-            mine = impl.error_ratio_threshold(OBJECTIVES[c.alert], impl.burn_rate(window.budget_spent, window.long_s))
-            if abs(mine - c.threshold) > 1e-9:
-                mismatches.append(f"{c.alert}/{c.severity}/{c.window_s:g}s: {mine:.5f} vs {c.threshold:.5f}")
-        run.result(not mismatches, f"{len(conditions)} burn-rate comparisons in Sloth's alerts; "
-                                   f"{len(conditions) - len(mismatches)} equal yours")
-        run.verify("burn-rate thresholds match Sloth's rules", not mismatches,
-                   observed="all equal" if not mismatches else "; ".join(mismatches[:3]),
-                   required="burn x (1 - objective) for 14.4x/6x (page), 3x/1x (ticket)",
-                   hint="solutions/lab06_monitoring.py: burn_rate and error_ratio_threshold")
-        for alert in sorted({c.alert for c in conditions}):
-            run.result(True, f"{alert}: runbook {runbooks.runbook_for(rules_dir, alert)}")
-        run.section["scale"] = args.scale
+    def __init__(self, run: LabRun) -> None:
+        self.run = run
+        self.args = run.args
+        self.target = run.target
+        self.settings = run.settings
+        self.rules_dir = run.settings.repo_root / stack.RULES_DIR
+        self.mon: stack.MonitoringStack | None = None
+        self.load: LocustRun | None = None
+        self.timings: list[IncidentTiming] = []
+        self.drill_start = self.drill_end = 0.0
 
-    # Step 2: the service ----------------------------------------------------------------
-    with run.step("The search service is live",
-                  f"{V1.collection} behind alias 'products', API {V1.slot}/{V1.version} x{V1.replicas} "
-                  f"through the router. Two faulty builds are deployed but get no traffic yet: "
-                  f"{incidents.ERRORS_VERSION} (fails searches) and {incidents.SLOW_VERSION} (slow searches).",
-                  "client.load_collection('products_v1'); kubectl rollout status deploy/search-api"):
-        base = ensure_baseline(target, V1)
-        good = V1.api_config(target.api_milvus_uri())
-        for cfg in incidents.bad_releases(good, error_rate=0.5, latency_s=1.0, latency_rate=0.6):
-            target.deploy(cfg, 1)
-        target.route({V1.slot: 100})
-        run.result(True, f"live: {V1.slot} x{len(base.backends)} at {target.live_url()}; standby: "
-                         f"{incidents.ERRORS_SLOT}/{incidents.ERRORS_VERSION}, {incidents.SLOW_SLOT}/{incidents.SLOW_VERSION}")
+    def steps(self) -> list[Callable[[], None]]:
+        incidents_steps = [lambda name=name: self.incident(name) for name in self.args.incident_list]
+        return [self.slos_as_code, self.service_is_live, self.start_monitoring, self.start_load,
+                *incidents_steps, self.verify_drill, self.error_budget, self.plot]
 
-    # Step 3: Prometheus + Alertmanager ---------------------------------------------------
-    with run.step("Prometheus and Alertmanager",
-                  f"A real Prometheus scrapes every API replica (file_sd, 1 s) and evaluates the rules with "
-                  f"windows divided by {args.scale:g}; a real Alertmanager routes pages and tickets to a local "
-                  "webhook. Milvus Lite has no /metrics endpoint; with Milvus standalone Prometheus also "
-                  "scrapes Milvus (milliseconds, converted to seconds by deploy/prometheus/rules/milvus.yml).",
-                  "prometheus --config.file=prometheus.yml; alertmanager --config.file=alertmanager.yml"):
-        mon = stack.start_stack(settings, factor=args.scale, prometheus_port=args.prometheus_port or None,
-                                alertmanager_port=args.alertmanager_port or None,
-                                webhook_port=args.webhook_port or None)
-        if not args.keep_running:
-            run.on_exit(lambda: stack.stop_stack(settings))
-        if args.without_alertmanager:
-            from milvus_lab.monitoring import alertmanager
+    def slos_as_code(self) -> None:
+        run, impl = self.run, self.run.impl
+        with run.step("SLOs as code",
+                      "deploy/slo/search-api.yaml declares two SLOs (99.9% of searches without 5xx, 99% under "
+                      "500 ms, over 30 days). Sloth v0.12.0 generated the recording rules and the page/ticket "
+                      "alerts in deploy/prometheus/rules/ (promtool tests prove them). Your exercise computes "
+                      "the same burn-rate thresholds.",
+                      "sloth generate -i deploy/slo/search-api.yaml -o deploy/prometheus/rules/search-api-slos.yml"):
+            mismatches = []
+            conditions = slo.rule_conditions(yaml.safe_load((self.settings.repo_root / slo.RULES).read_text()))
+            for c in conditions:
+                window = next(w for w in impl.WINDOWS
+                              if w.severity == c.severity and c.window_s in (w.long_s, w.short_s))
+                mine = impl.error_ratio_threshold(OBJECTIVES[c.alert],
+                                                  impl.burn_rate(window.budget_spent, window.long_s))
+                if abs(mine - c.threshold) > 1e-9:
+                    mismatches.append(f"{c.alert}/{c.severity}/{c.window_s:g}s: {mine:.5f} vs {c.threshold:.5f}")
+            run.result(not mismatches, f"{len(conditions)} burn-rate comparisons in Sloth's alerts; "
+                                       f"{len(conditions) - len(mismatches)} equal yours")
+            run.verify("burn-rate thresholds match Sloth's rules", not mismatches,
+                       observed="all equal" if not mismatches else "; ".join(mismatches[:3]),
+                       required="burn x (1 - objective) for 14.4x/6x (page), 3x/1x (ticket)",
+                       hint="solutions/lab06_monitoring.py: burn_rate and error_ratio_threshold")
+            for alert in sorted({c.alert for c in conditions}):
+                run.result(True, f"{alert}: runbook {runbooks.runbook_for(self.rules_dir, alert)}")
+            run.section["scale"] = self.args.scale
 
-            alertmanager.stop(settings)
-            run.result(True, "drill: Alertmanager stopped; Prometheus still evaluates the alerts")
-        _wait_for_targets(mon, 2 + 2, timeout=60)
-        run.result(True, f"Prometheus {mon.prometheus_url}, Alertmanager {mon.alertmanager_url}, "
-                         f"webhook -> {mon.notifications}")
-        run.section["prometheus"] = mon.prometheus_url
+    def service_is_live(self) -> None:
+        run = self.run
+        with run.step("The search service is live",
+                      f"{V1.collection} behind alias 'products', API {V1.slot}/{V1.version} x{V1.replicas} "
+                      f"through the router. Two faulty builds are deployed but get no traffic yet: "
+                      f"{incidents.ERRORS_VERSION} (fails searches) and {incidents.SLOW_VERSION} (slow searches).",
+                      "client.load_collection('products_v1'); kubectl rollout status deploy/search-api"):
+            base = ensure_baseline(self.target, V1)
+            good = V1.api_config(self.target.api_milvus_uri())
+            for cfg in incidents.bad_releases(good, error_rate=0.5, latency_s=1.0, latency_rate=0.6):
+                self.target.deploy(cfg, 1)
+            self.target.route({V1.slot: 100})
+            run.result(True, f"live: {V1.slot} x{len(base.backends)} at {self.target.live_url()}; standby: "
+                             f"{incidents.ERRORS_SLOT}/{incidents.ERRORS_VERSION}, "
+                             f"{incidents.SLOW_SLOT}/{incidents.SLOW_VERSION}")
 
-    # Step 4: load ---------------------------------------------------------------------
-    with run.step("Load starts",
-                  f"{args.users} Locust users search continuously; the SLIs need a few scrapes of traffic.",
-                  f"locust -f loadtests/search_api.py --host {target.live_url()} --headless -u {args.users}"):
-        load = start_locust(locustfile("search_api"), target.live_url(), users=args.users, spawn_rate=args.users,
-                            run_time_s=None, out_dir=settings.path("load", "06"),
-                            env={"MILVUS_LAB_DATASET_DIR": str(datasets.dataset_dir(settings, V1.dataset.name)),
-                                 "MILVUS_LAB_USER_RPS": str(args.user_rps)})
-        run.on_exit(load.stop)
-        _wait_for_sli(mon, timeout=60)
-        run.result(True, f"Locust pid {load.pid}; SLIs recorded")
+    def start_monitoring(self) -> None:
+        run, args = self.run, self.args
+        with run.step("Prometheus and Alertmanager",
+                      f"A real Prometheus scrapes every API replica (file_sd, every 1 s) and evaluates the rules "
+                      f"with every window divided by {args.scale:g}; a real Alertmanager routes pages and tickets "
+                      "to a local webhook. Milvus Lite has no /metrics endpoint; with Milvus standalone "
+                      "Prometheus scrapes Milvus too (milliseconds, converted to seconds by "
+                      "deploy/prometheus/rules/milvus.yml).",
+                      "prometheus --config.file=prometheus.yml; alertmanager --config.file=alertmanager.yml"):
+            self.mon = mon = stack.start_stack(
+                self.settings, factor=args.scale, prometheus_port=args.prometheus_port or None,
+                alertmanager_port=args.alertmanager_port or None, webhook_port=args.webhook_port or None)
+            if not args.keep_running:
+                run.on_exit(lambda: stack.stop_stack(self.settings))
+            if args.without_alertmanager:
+                alertmanager.stop(self.settings)
+                run.result(True, "drill: Alertmanager stopped; Prometheus still evaluates the alerts")
+            _wait_for_targets(mon, V1.replicas + 2, timeout=60)
+            run.result(True, f"Prometheus {mon.prometheus_url} (4 API replicas up), Alertmanager "
+                             f"{mon.alertmanager_url}, notifications -> {mon.notifications}")
+            run.section["prometheus"] = mon.prometheus_url
 
-    drill_start = time.time()
-    timings: list[IncidentTiming] = []
-    with live_panel(load, title="live traffic"):
-        for name in args.incident_list:
-            incident = _incident(name, target)
-            runbook = runbooks.runbook_for(rules_dir, incident.alert) or ""
-            with run.step(f"Incident: {incident.name}",
-                          f"{incident.description}. Watch {incident.alert} ({incident.labels}) fire in "
-                          f"Prometheus, reach the webhook, and resolve after the fix ({incident.fix_text}).",
-                          f"curl {mon.prometheus_url}/api/v1/alerts"):
-                _wait_quiet(mon, timeout=args.detect_timeout)
+    def start_load(self) -> None:
+        run, args, mon = self.run, self.args, self._mon()
+        with run.step("Load starts",
+                      f"{args.users} Locust users search continuously; the SLIs need a few scrapes of traffic.",
+                      f"locust -f loadtests/search_api.py --host {self.target.live_url()} --headless -u {args.users}"):
+            self.load = start_locust(
+                locustfile("search_api"), self.target.live_url(), users=args.users, spawn_rate=args.users,
+                run_time_s=None, out_dir=self.settings.path("load", "06"),
+                env={"MILVUS_LAB_DATASET_DIR": str(datasets.dataset_dir(self.settings, V1.dataset.name)),
+                     "MILVUS_LAB_USER_RPS": str(args.user_rps)})
+            run.on_exit(self.load.stop)
+            run.on_exit(open_live_panel(self.load, title="live traffic"))
+            _wait_for_sli(mon, timeout=60)
+            self.drill_start = time.time()
+            run.result(True, f"Locust pid {self.load.pid}; SLIs recorded")
+
+    def incident(self, name: str) -> None:
+        run, mon, load = self.run, self._mon(), self.load
+        incident = _incident(name, self.target)
+        runbook = runbooks.runbook_for(self.rules_dir, incident.alert) or ""
+        with run.step(f"Incident: {incident.name}",
+                      f"{incident.description}. Watch {incident.alert} (severity page) fire in Prometheus, "
+                      f"reach the webhook, and resolve after the fix ({incident.fix_text}).",
+                      f"curl {mon.prometheus_url}/api/v1/alerts"):
+            _wait_quiet(mon, timeout=self.args.detect_timeout)
+            if load:
                 load.mark(f"{incident.name}: inject")
-                timing = run_incident(incident, mon.api, mon.notifications, timeout_s=args.detect_timeout,
-                                      tick=lambda line: run.result(True, line))
+            timing = run_incident(incident, mon.api, mon.notifications, timeout_s=self.args.detect_timeout)
+            if load:
                 load.mark(f"{incident.name}: fixed")
-                timings.append(timing)
-                run.result(timing.firing_at is not None,
-                           f"firing in Prometheus after {_s(timing.detection_s)}")
-                run.result(timing.notified_at is not None,
-                           f"notification at the webhook ({timing.notified_via or 'none'}) after {_s(timing.notification_s)}")
-                run.result(True, f"runbook {runbook}: {runbooks.first_step(settings.repo_root, runbook)}")
-                run.result(timing.resolved_at is not None, f"resolved {_s(timing.recovery_s)} after the fix")
-    load.stop()
-    drill_end = time.time()
-    run.section["incidents"] = [t.to_dict() for t in timings]
+            self.timings.append(timing)
+            run.result(timing.firing_at is not None, f"firing in Prometheus after {_s(timing.detection_s)}")
+            run.result(timing.notified_at is not None, f"notification at the webhook "
+                       f"({timing.notified_via or 'none'}) after {_s(timing.notification_s)}")
+            run.result(True, f"runbook {runbook}: {runbooks.first_step(self.settings.repo_root, runbook)}")
+            run.result(timing.resolved_at is not None, f"fixed ({incident.fix_text}); resolved "
+                                                       f"{_s(timing.recovery_s)} after the fix")
+            run.section["incidents"] = [t.to_dict() for t in self.timings]
 
-    run.verify("every incident detected", all(t.firing_at for t in timings),
-               observed=", ".join(f"{t.name}: {_s(t.detection_s)}" for t in timings),
-               required=f"alert firing within {args.detect_timeout:.0f}s",
-               hint="read the SLI panel of the plot: did the error ratio cross the page threshold?")
-    run.verify("every incident notified at the webhook", all(t.notified_at for t in timings),
-               observed=", ".join(f"{t.name}: {_s(t.notification_s)}" for t in timings),
-               required="a firing notification via Alertmanager",
-               hint="is Alertmanager running? `amtool check-config deploy/alertmanager/alertmanager.yml`")
-    run.verify("every incident recovered after the fix", all(t.resolved_at for t in timings),
-               observed=", ".join(f"{t.name}: {_s(t.recovery_s)}" for t in timings),
-               required=f"alert resolved within {args.detect_timeout:.0f}s of the fix",
-               hint="the 30m window (30 s scaled) must drain: wait longer or check the fix")
-    leaks = _tickets_during_pages(mon.notifications, timings)
-    run.verify("no ticket delivered while its page fired", not leaks,
-               observed=f"{len(leaks)} ticket(s) during a page", required="0 (inhibit_rules: page inhibits ticket)",
-               hint="deploy/alertmanager/alertmanager.yml inhibit_rules: equal labels must match")
+    def verify_drill(self) -> None:
+        run, timings = self.run, self.timings
+        if self.load:
+            self.load.stop()
+        self.drill_end = time.time()
+        run.verify("every incident detected", bool(timings) and all(t.firing_at for t in timings),
+                   observed=", ".join(f"{t.name}: {_s(t.detection_s)}" for t in timings),
+                   required=f"alert firing within {self.args.detect_timeout:.0f}s",
+                   hint="read the SLI panel of the plot: did the error ratio cross the page threshold?")
+        run.verify("every incident notified at the webhook", bool(timings) and all(t.notified_at for t in timings),
+                   observed=", ".join(f"{t.name}: {_s(t.notification_s)}" for t in timings),
+                   required="a firing notification through Alertmanager",
+                   hint="is Alertmanager running? `amtool check-config deploy/alertmanager/alertmanager.yml`")
+        run.verify("every incident recovered after the fix", bool(timings) and all(t.resolved_at for t in timings),
+                   observed=", ".join(f"{t.name}: {_s(t.recovery_s)}" for t in timings),
+                   required=f"alert resolved within {self.args.detect_timeout:.0f}s of the fix",
+                   hint="the 30m window (30 s scaled) must drain: wait longer, or check the fix worked")
+        leaks = _tickets_during_pages(self._mon().notifications, timings)
+        run.verify("no ticket delivered while its page fired", not leaks,
+                   observed=f"{len(leaks)} ticket(s) during a page",
+                   required="0 (inhibit_rules: a page inhibits the same SLO's ticket)",
+                   hint="deploy/alertmanager/alertmanager.yml inhibit_rules: the equal labels must match")
 
-    # Error budget ----------------------------------------------------------------------------
-    with run.step("Error budget left",
-                  "Sloth's slo:period_error_budget_remaining:ratio averages the error ratio over the (scaled) "
-                  "30-day period; your budget_remaining counts events over the drill. 1 = untouched, "
-                  "< 0 = overspent.",
-                  "slo:period_error_budget_remaining:ratio{sloth_slo=\"requests-availability\"}"):
-        window = f"{max(1, round(drill_end - drill_start))}s"
-        budgets = {}
-        for slo_name, alert, errors_q, total_q in (
-            ("requests-availability", "SearchApiHighErrorRate",
-             'sum(increase(search_api_requests_total{endpoint="/search",status=~"5.."}[W]))',
-             'sum(increase(search_api_requests_total{endpoint="/search"}[W]))'),
-            ("requests-latency", "SearchApiHighLatency",
-             'sum(increase(search_api_request_duration_seconds_count[W])) - '
-             'sum(increase(search_api_request_duration_seconds_bucket{le="0.5"}[W]))',
-             "sum(increase(search_api_request_duration_seconds_count[W]))"),
-        ):
-            sloth_left = mon.api.query(f'slo:period_error_budget_remaining:ratio{{sloth_slo="{slo_name}"}}')
-            errors = mon.api.query(errors_q.replace("W", window), at=drill_end) or 0.0
-            total = mon.api.query(total_q.replace("W", window), at=drill_end) or 0.0
-            mine = impl.budget_remaining(OBJECTIVES[alert], errors, total)
-            budgets[slo_name] = {"sloth_remaining": sloth_left, "drill_remaining": mine,
-                                 "errors": errors, "total": total}
-            run.result(True, f"{slo_name}: Sloth {_pct(sloth_left)}, drill events {_pct(mine)} "
-                             f"({errors:,.0f} bad of {total:,.0f})")
-        run.section["error_budget"] = budgets
+    def error_budget(self) -> None:
+        run, mon, impl = self.run, self._mon(), self.run.impl
+        with run.step("Error budget left",
+                      "Sloth's slo:period_error_budget_remaining:ratio averages the error ratio over the (scaled) "
+                      "30-day period, here the minutes Prometheus has seen; your budget_remaining counts the "
+                      "drill's events. 1 = untouched, 0 = spent, < 0 = overspent.",
+                      'slo:period_error_budget_remaining:ratio{sloth_slo="requests-availability"}'):
+            window = f"{max(1, round(self.drill_end - self.drill_start))}s"
+            budgets: dict[str, dict[str, float | None]] = {}
+            for slo_name, alert, errors_q, total_q in BUDGET_QUERIES:
+                sloth_left = mon.api.query(f'slo:period_error_budget_remaining:ratio{{sloth_slo="{slo_name}"}}')
+                errors = mon.api.query(errors_q.replace("W", window), at=self.drill_end) or 0.0
+                total = mon.api.query(total_q.replace("W", window), at=self.drill_end) or 0.0
+                mine = impl.budget_remaining(OBJECTIVES[alert], errors, total)
+                budgets[slo_name] = {"sloth_remaining": sloth_left, "drill_remaining": mine,
+                                     "bad_events": errors, "events": total}
+                run.result(True, f"{slo_name}: Sloth {_pct(sloth_left)} left, drill events {_pct(mine)} left "
+                                 f"({errors:,.0f} bad of {total:,.0f})")
+            run.section["error_budget"] = budgets
 
-    with run.step("Plot", "SLIs, burn rates and the page alerts' firing bands.", None):
-        png = plot_drill(mon.api, timings, drill_start - 10, drill_end, settings.path("reports", "06_slo_drill.png"),
-                         args.scale)
-        run.artifact(png, "SLIs and burn rates with the page alerts firing marked")
-        run.result(True, str(png))
+    def plot(self) -> None:
+        run = self.run
+        with run.step("Plot", "SLIs (short and long window), burn rates, and the page alerts' firing bands.", None):
+            png = plot_drill(self._mon().api, self.timings, self.drill_start - 10, self.drill_end or time.time(),
+                             self.settings.path("reports", "06_slo_drill.png"), self.args.scale)
+            run.artifact(png, "SLIs and burn rates with the page alerts firing marked")
+            run.result(True, str(png))
+
+    def _mon(self) -> stack.MonitoringStack:
+        if self.mon is None:
+            raise PrerequisiteError("the monitoring stack is not running", fix="run the steps in order")
+        return self.mon
+
+
+BUDGET_QUERIES = (
+    ("requests-availability", "SearchApiHighErrorRate",
+     'sum(increase(search_api_requests_total{endpoint="/search",status=~"5.."}[W]))',
+     'sum(increase(search_api_requests_total{endpoint="/search"}[W]))'),
+    ("requests-latency", "SearchApiHighLatency",
+     'sum(increase(search_api_request_duration_seconds_count[W])) - '
+     'sum(increase(search_api_request_duration_seconds_bucket{le="0.5"}[W]))',
+     "sum(increase(search_api_request_duration_seconds_count[W]))"),
+)
+
+
+def lesson(run: LabRun) -> None:
+    run_steps(run, ProductionMonitoring(run).steps())
 
 
 # %%
-def _incident(name: str, target: object) -> incidents.Incident:
+def _incident(name: str, target: Target) -> incidents.Incident:
     if name == "errors":
         return incidents.error_burst(target, V1.slot)
     if name == "latency":
@@ -304,7 +360,7 @@ def _wait_quiet(mon: stack.MonitoringStack, timeout: float) -> None:
         time.sleep(0.5)
 
 
-def _tickets_during_pages(path: object, timings: list[IncidentTiming], margin_s: float = 3.0) -> list[str]:
+def _tickets_during_pages(path: Path, timings: list[IncidentTiming], margin_s: float = 3.0) -> list[str]:
     """Ticket notifications that arrived while the same alert's page was firing."""
     leaks = []
     for n in webhook.read(path):
@@ -317,21 +373,33 @@ def _tickets_during_pages(path: object, timings: list[IncidentTiming], margin_s:
     return leaks
 
 
+# %% [markdown]
+# ## Dry run and cleanup
+
+
+# %%
 def plan(run: LabRun) -> None:
-    for line in (f"check Sloth's rules against your thresholds (scale /{run.args.scale:g})",
-                 f"ensure {V1.collection}, API {V1.slot} x{V1.replicas}, faulty builds on standby",
-                 "start Prometheus, Alertmanager and the webhook on 127.0.0.1",
-                 f"Locust {run.args.users} users; incidents: {', '.join(run.args.incident_list)}",
-                 "report detection/notification/recovery times, error budget, plot"):
-        run.result(True, line)
+    with run.step("Plan (dry run)", "Nothing is changed: this is what the lesson would do.", None):
+        for line in (f"compare your burn-rate thresholds with Sloth's rules (windows / {run.args.scale:g} in the lab)",
+                     f"ensure {V1.collection}, API {V1.slot} x{V1.replicas}, faulty builds on standby",
+                     "start Prometheus, Alertmanager and the webhook receiver on 127.0.0.1",
+                     f"Locust {run.args.users} users; incidents: {', '.join(run.args.incident_list)}",
+                     "report detection / notification / recovery times, the error budget, a plot"):
+            run.info(line)
+        scaled = slo.write_scaled(run.settings.repo_root / stack.RULES_DIR,
+                                  run.settings.state_dir / "monitoring" / "dry-run-rules", run.args.scale)
+        proc = subprocess.run([tools.require("promtool"), "check", "rules", *map(str, scaled)],
+                              capture_output=True, text=True, timeout=120, check=False)
+        run.verify("scaled rules pass promtool", proc.returncode == 0, observed=f"{len(scaled)} files",
+                   required="promtool check rules exit 0", hint=proc.stdout[-300:] + proc.stderr[-300:])
 
 
 def cleanup(run: LabRun) -> None:
-    stopped = stack.stop_stack(run.settings)
-    for slot in (incidents.ERRORS_SLOT, incidents.SLOW_SLOT):
-        run.target.retire(slot)
-    run.target.cleanup()
-    run.result(True, f"stopped {', '.join(stopped) or 'nothing of the monitoring stack'}; API replicas and router")
+    with run.step("Clean up", "The monitoring stack, the API replicas (all slots) and the router; data stays.",
+                  "pkill is never used: each process is stopped by its pid file"):
+        stopped = stack.stop_stack(run.settings)
+        run.target.cleanup()
+        run.result(True, f"stopped {', '.join(stopped) or 'no monitoring process'}; replicas and router")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -341,12 +409,57 @@ def main(argv: list[str] | None = None) -> int:
 
 # %% [markdown]
 # ## Run it
-# From a shell: `python step05_production/06_production_monitoring.py [flags]`.
-# In Jupyter this cell runs the whole lesson with the default flags.
+# From a shell: `python step05_production/06_production_monitoring.py [flags]`. In Jupyter
+# the cells below run the lesson one step at a time with the default flags.
 
 # %%
-if "ipykernel" in sys.modules:
-    exit_code = main([])
-    assert exit_code == 0, f"the lesson exited with {exit_code}: read the output above"
+run = notebook_run(SPEC, add_arguments)  # None outside Jupyter
+if run:
+    check_arguments(run.args)
+lab = ProductionMonitoring(run) if run else None
+
+# %%
+if lab:
+    lab.slos_as_code()
+
+# %%
+if lab:
+    lab.service_is_live()
+
+# %%
+if lab:
+    lab.start_monitoring()
+
+# %%
+if lab:
+    lab.start_load()
+
+# %%
+if lab:
+    lab.incident("errors")
+
+# %%
+if lab:
+    lab.incident("latency")
+
+# %%
+if lab:
+    lab.incident("milvus")
+
+# %%
+if lab:
+    lab.verify_drill()
+
+# %%
+if lab:
+    lab.error_budget()
+
+# %%
+if lab:
+    lab.plot()
+
+# %%
+if run:
+    notebook_finish(run)
 elif __name__ == "__main__":
     sys.exit(main())

@@ -20,9 +20,9 @@ from dataclasses import replace
 import httpx
 
 from milvus_lab.app.config import ApiConfig
-from milvus_lab.environment import milvus_client
 from milvus_lab.errors import PrerequisiteError
 from milvus_lab.milvus import server
+from milvus_lab.milvus.client import connect as milvus_client
 from milvus_lab.monitoring.drill import Incident
 from milvus_lab.targets.base import Target
 
