@@ -1,0 +1,1 @@
+"""Lab 06 domain code: SLOs and alerts, anomalies, capacity, backup/restore, health."""
