@@ -9,8 +9,11 @@ from pathlib import Path
 import pytest
 
 from milvus_lab.milvus.collections import IndexSpec
+from milvus_lab.milvus.datasets import Dataset
 from milvus_lab.monitoring import capacity
 from milvus_lab.monitoring.capacity import Slo, StepMeasurement
+from milvus_lab.settings import Settings
+from milvus_lab.testing.milvus_fixtures import MilvusServer
 
 
 def test_index_bytes_follow_the_data_layouts() -> None:
@@ -113,3 +116,35 @@ def test_measured_memory_grows_with_rows_and_the_fit_holds_out(tmp_path: Path) -
     assert seen[-1] == pytest.approx(1.0)
     png = capacity.plot_calibration(cal, tmp_path / "fit.png")
     assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.slow
+def test_step_test_with_real_locust_finds_where_the_slo_breaks(
+        lab_settings: Settings, milvus_server: MilvusServer, small_collection: str,
+        small_dataset: Dataset, tmp_path: Path) -> None:
+    """Real Locust against one real API replica: an impossible SLO breaks at the first step,
+    a generous one never does, and the measured QPS is what Locust recorded."""
+    from milvus_lab.app import replicas
+    from milvus_lab.app.config import ApiConfig
+    from milvus_lab.milvus import datasets
+
+    ds_dir = datasets.save(small_dataset, tmp_path / "dataset")
+    cfg = ApiConfig(milvus_uri=milvus_server.uri, collection=small_collection,
+                    dim=small_dataset.spec.dim)
+    (replica,) = replicas.start_replicas(lab_settings, cfg, 1)
+    env = {"MILVUS_LAB_DATASET_DIR": str(ds_dir), "MILVUS_LAB_FILTER_RATIO": "0"}
+    calls: list[float] = []
+    generous = capacity.run_step_test(replica.url, [1, 3], step_s=5, out_dir=tmp_path / "ok",
+                                      slo=Slo(p95_ms=5_000, max_failure_ratio=0.05), user_rps=4,
+                                      warmup_s=1, env=env, progress=lambda m, f: calls.append(f))
+    assert [s.users for s in generous.steps] == [1, 3]
+    assert generous.result.breaking_users is None
+    assert all(s.requests > 0 and s.failure_ratio == 0 for s in generous.steps), generous.steps
+    assert generous.steps[1].achieved_rps > generous.steps[0].achieved_rps  # 3 users x 4/s vs 1 x 4/s
+    assert generous.result.sustainable_qps == generous.steps[-1].achieved_rps
+    assert calls[-1] == 1.0
+    impossible = capacity.run_step_test(replica.url, [1, 3], step_s=4, out_dir=tmp_path / "no",
+                                        slo=Slo(p95_ms=0.001), user_rps=4, warmup_s=1, env=env)
+    assert len(impossible.steps) == 1, "stops at the first step that misses the SLO"
+    assert impossible.result.breaking_users == 1 and impossible.result.sustainable_qps == 0
+    assert "p95" in impossible.result.reason

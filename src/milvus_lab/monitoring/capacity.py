@@ -429,10 +429,14 @@ def run_step_test(host: str, users_steps: Sequence[int], step_s: float, out_dir:
     for i, users in enumerate(users_steps):
         report(f"step {i + 1}/{len(users_steps)}: {users} users", i / len(users_steps))
         step_env = {**(env or {}), "MILVUS_LAB_USER_RPS": f"{user_rps:g}"}
-        run = start_locust(path, host, users=users, spawn_rate=max(users, 1), run_time_s=step_s,
+        # no --run-time: Locust starts that clock before its (slow, on a busy box) start-up,
+        # so a short step could end before its first request; we time the step ourselves
+        run = start_locust(path, host, users=users, spawn_rate=max(users, 1), run_time_s=None,
                            out_dir=Path(out_dir) / f"step-{i:02d}-{users}u", env=step_env)
         try:
-            run.wait()
+            end = time.monotonic() + step_s
+            while run.running and time.monotonic() < end:
+                time.sleep(0.1)
         finally:
             run.stop()
         res = run.result()
