@@ -97,6 +97,7 @@ class FileInfo:
     name: str
     rows: int
     sha256: str
+    size: int = 0  # bytes
 
 
 @dataclass(frozen=True)
@@ -136,7 +137,7 @@ class BackupManifest:
 
     @property
     def bytes(self) -> int:
-        return sum((Path(self.directory) / f.name).stat().st_size for f in self.files)
+        return sum(f.size for f in self.files)
 
     def to_json(self) -> str:
         body = asdict(self)
@@ -357,7 +358,7 @@ def backup_collection(client: MilvusClient, collection: str, directory: Path, *,
         if writer is not None:
             writer.close()
             path = directory / f"part-{len(files):05d}.parquet"
-            files.append(FileInfo(path.name, in_file, _sha256(path)))
+            files.append(FileInfo(path.name, in_file, _sha256(path), path.stat().st_size))
             writer, in_file = None, 0
 
     import pyarrow as pa
