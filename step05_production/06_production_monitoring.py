@@ -43,7 +43,17 @@ from milvus_lab.labkit import (
 from milvus_lab.load import locustfile, open_live_panel, start_locust
 from milvus_lab.load.runner import LocustRun
 from milvus_lab.milvus import datasets
-from milvus_lab.monitoring import alertmanager, incidents, runbooks, slo, stack, tools, webhook
+from milvus_lab.monitoring import (
+    alertmanager,
+    anomaly,
+    health,
+    incidents,
+    runbooks,
+    slo,
+    stack,
+    tools,
+    webhook,
+)
 from milvus_lab.monitoring.drill import IncidentTiming, run_incident
 from milvus_lab.monitoring.plots import plot_drill
 from milvus_lab.releases import V1
@@ -138,7 +148,7 @@ class ProductionMonitoring:
     def steps(self) -> list[Callable[[], None]]:
         incidents_steps = [lambda name=name: self.incident(name) for name in self.args.incident_list]
         return [self.slos_as_code, self.service_is_live, self.start_monitoring, self.start_load,
-                *incidents_steps, self.verify_drill, self.error_budget, self.plot]
+                *incidents_steps, self.verify_drill, self.error_budget, self.plot, self.anomalies, self.health]
 
     def slos_as_code(self) -> None:
         run, impl = self.run, self.run.impl
@@ -295,11 +305,56 @@ class ProductionMonitoring:
             run.artifact(png, "SLIs and burn rates with the page alerts firing marked")
             run.result(True, str(png))
 
+    def anomalies(self) -> None:
+        """Part B's detector (monitoring.anomaly) on the series read back from Prometheus."""
+        run, mon = self.run, self._mon()
+        with run.step("Anomaly detection",
+                      "QPS, p95 latency and the 5xx rate read back from Prometheus's HTTP API, scored with a "
+                      "running-median baseline and a robust z-score; the flagged intervals are compared with "
+                      "the incidents the lab injected (precision = flags that were real, recall = incidents "
+                      "flagged).",
+                      f"curl '{mon.prometheus_url}/api/v1/query_range?query=...&step=1'"):
+            start, end = self.drill_start - 10, self.drill_end or time.time()
+            detections = []
+            for name, expr, direction in ANOMALY_SERIES:
+                t, v = mon.api.query_range(expr, start, end, 1.0)
+                if len(t) >= 8:
+                    detections.append(anomaly.detect(list(zip(t.tolist(), v.tolist(), strict=True)), name=name,
+                                                     direction=direction, trend_s=60.0, step_s=1.0))
+            incidents_iv = [(t.injected_at, t.fixed_at or t.injected_at) for t in self.timings]
+            flagged = anomaly.union([iv for d in detections for iv in d.flagged], gap_s=5.0)
+            ev = anomaly.evaluate(flagged, incidents_iv, tolerance_s=15.0)
+            run.result(ev.recall > 0, f"precision {ev.precision:.2f}, recall {ev.recall:.2f} "
+                                      f"({ev.true_positives} true, {ev.false_positives} false flags)")
+            png = anomaly.plot_detections(detections, incidents_iv, self.settings.path("reports", "06_anomalies.png"),
+                                          incident_labels=[t.name for t in self.timings])
+            run.artifact(png, "anomaly scores with the injected incidents")
+            run.section["anomalies"] = {"evaluation": ev.summary(), "series": [d.summary() for d in detections]}
+
+    def health(self) -> None:
+        """Part B's `milvus-lab health`: one exit bit per component."""
+        run = self.run
+        with run.step("Health check", "Every component after the drill: Milvus (alias served), API replicas, "
+                      "router, Prometheus, Alertmanager. The exit code has one bit per component.",
+                      "milvus-lab health"):
+            report = health.check_health(self.settings)
+            for c in report.components:
+                run.result(c.state.value == "healthy" or c.name == "alertmanager" and self.args.without_alertmanager,
+                           f"{c.name}: {c.state.value} ({c.detail})")
+            run.section["health"] = report.summary()
+
     def _mon(self) -> stack.MonitoringStack:
         if self.mon is None:
             raise PrerequisiteError("the monitoring stack is not running", fix="run the steps in order")
         return self.mon
 
+
+ANOMALY_SERIES = (
+    ("QPS", 'sum(rate(search_api_requests_total{endpoint="/search"}[5s]))', "both"),
+    ("p95 latency (s)", "histogram_quantile(0.95, sum by (le) (rate(search_api_request_duration_seconds_bucket[5s])))",
+     "up"),
+    ("5xx per second", 'sum(rate(search_api_requests_total{endpoint="/search",status=~"5.."}[5s])) or vector(0)', "up"),
+)
 
 BUDGET_QUERIES = (
     ("requests-availability", "SearchApiHighErrorRate",
@@ -457,6 +512,14 @@ if lab:
 # %%
 if lab:
     lab.plot()
+
+# %%
+if lab:
+    lab.anomalies()
+
+# %%
+if lab:
+    lab.health()
 
 # %%
 if run:
