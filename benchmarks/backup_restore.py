@@ -26,10 +26,10 @@ from rich.table import Table
 
 from milvus_lab import processes
 from milvus_lab.milvus import server
+from milvus_lab.milvus.client import quiet_pymilvus
 from milvus_lab.milvus.collections import IndexSpec, ensure_collection, point_alias
 from milvus_lab.milvus.datasets import DatasetSpec, generate
 from milvus_lab.monitoring import backup
-from milvus_lab.monitoring.capacity import quiet_pymilvus
 from milvus_lab.settings import Settings, find_repo_root
 
 console = Console(highlight=False)
@@ -61,18 +61,11 @@ def main(argv: list[str] | None = None) -> int:
         build_s = time.monotonic() - t0
         point_alias(client, "products", "products_v1")
 
-        def write_after(c: MilvusClient, name: str) -> None:
-            extra = ds.rows(0, args.writes_after)
-            for row in extra:
-                row["id"] = int(row["id"]) + 10_000_000  # type: ignore[call-overload]
-            if extra:
-                c.insert(name, extra)
-
         with console.status("drill") as status:
             result = backup.run_drill(client, "products", home / "backup",
                                       restored_name="products_restored",
                                       probe_queries=ds.queries, k=10, search_params=dict(index.search),
-                                      after_backup=write_after,
+                                      after_backup=backup.late_writes(ds.rows(0, args.writes_after)),
                                       progress=lambda m, f: status.update(f"[{f:4.0%}] {m}"))
         client.close()
     finally:

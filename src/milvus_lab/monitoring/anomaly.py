@@ -34,6 +34,14 @@ Interval = tuple[float, float]
 Direction = Literal["both", "up", "down"]
 Progress = Callable[[str, float], None]
 
+# The series lab 06 reads back from Prometheus and scores: (name, PromQL, direction).
+LAB_SERIES: tuple[tuple[str, str, Direction], ...] = (
+    ("QPS", 'sum(rate(search_api_requests_total{endpoint="/search"}[5s]))', "both"),
+    ("p95 latency (s)",
+     "histogram_quantile(0.95, sum by (le) (rate(search_api_request_duration_seconds_bucket[5s])))", "up"),
+    ("5xx per second",
+     'sum(rate(search_api_requests_total{endpoint="/search",status=~"5.."}[5s])) or vector(0)', "up"),
+)
 MAD_TO_SIGMA = 1.4826  # MAD * this estimates the standard deviation of normal noise
 MIN_POINTS = 8
 
@@ -271,6 +279,13 @@ def evaluate(flagged: Sequence[Interval], incidents: Sequence[Interval],
     precision = tp / len(flagged) if flagged else 1.0
     recall = sum(detected) / len(incidents) if incidents else 1.0
     return Evaluation(precision, recall, tp, len(flagged) - tp, detected, delays)
+
+
+def score_against(detections: Sequence[Detection], incidents: Sequence[Interval], gap_s: float = 5.0,
+                  tolerance_s: float = 15.0) -> Evaluation:
+    """All detectors' flags as one alarm list (merged within `gap_s`), scored against the incidents."""
+    flagged = union([iv for d in detections for iv in d.flagged], gap_s=gap_s)
+    return evaluate(flagged, incidents, tolerance_s=tolerance_s)
 
 
 # ---- synthetic data (tests, demos, the exercise) -----------------------------------------

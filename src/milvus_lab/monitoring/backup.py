@@ -630,6 +630,18 @@ def measure_rpo(client: MilvusClient, collection: str, manifest: BackupManifest,
     return Rpo(max(0.0, now - manifest.snapshot_at), max(0, live - manifest.row_count))
 
 
+def late_writes(rows: Sequence[Row], id_offset: int = 10_000_000) -> Callable[[MilvusClient, str], None]:
+    """An `after_backup` for `run_drill`: copies of `rows` under new ids written after the
+    backup, i.e. the writes the restore will lose (the RPO in rows)."""
+
+    def write(client: MilvusClient, collection: str) -> None:
+        extra = [{**row, "id": int(row["id"]) + id_offset} for row in rows]  # type: ignore[call-overload]
+        if extra:
+            client.insert(collection, extra)
+
+    return write
+
+
 @dataclass(frozen=True)
 class DrillResult:
     """One disaster-recovery drill, end to end."""

@@ -25,12 +25,13 @@ import contextlib
 import math
 import os
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from milvus_lab.milvus.client import quiet_pymilvus
 from milvus_lab.milvus.collections import IndexSpec
 from milvus_lab.settings import Settings
 
@@ -173,21 +174,6 @@ class MemoryPoint:
     loaded_bytes: int  # RSS of a restarted server with the collection loaded and searched
     build_s: float
     load_s: float
-
-
-@contextlib.contextmanager
-def quiet_pymilvus() -> Iterator[None]:
-    """Silence pymilvus's connection-retry tracebacks while a server starts or stops on
-    purpose (readiness polling hits a closed port by design)."""
-    import logging
-
-    logger = logging.getLogger("pymilvus")
-    before = logger.level
-    logger.setLevel(logging.CRITICAL)
-    try:
-        yield
-    finally:
-        logger.setLevel(before)
 
 
 def _fresh_settings(home: Path) -> Settings:

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from milvus_lab.monitoring import webhook
-from milvus_lab.monitoring.promapi import PromApi
+from milvus_lab.monitoring.promapi import PromApi, poll
 
 
 @dataclass(frozen=True)
@@ -126,3 +126,23 @@ def run_incident(
     if timing.resolved_at is None:
         timing.notes.append(f"still firing {timeout_s:.0f}s after the fix")
     return timing
+
+
+def wait_quiet(api: PromApi, timeout_s: float) -> bool:
+    """Wait until no page fires, so the next incident's detection time is its own."""
+    return poll(lambda: not any(a.state == "firing" and a.labels.get("severity") == "page"
+                                for a in api.alerts()), timeout_s)
+
+
+def tickets_during_pages(path: Path, timings: list[IncidentTiming], margin_s: float = 3.0) -> list[str]:
+    """Ticket notifications that arrived while the same alert's page was firing (Alertmanager's
+    inhibit rule must hold them back)."""
+    leaks = []
+    for n in webhook.read(path):
+        if n.labels.get("severity") != "ticket" or n.status != "firing":
+            continue
+        for t in timings:
+            if (t.alert == n.alertname and t.notified_at and t.resolved_at
+                    and t.notified_at + margin_s < n.received_at < t.resolved_at - margin_s):
+                leaks.append(f"{n.alertname} at {n.received_at:.0f}")
+    return leaks

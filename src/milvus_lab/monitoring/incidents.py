@@ -23,9 +23,12 @@ from milvus_lab.app.config import ApiConfig
 from milvus_lab.errors import PrerequisiteError
 from milvus_lab.milvus import server
 from milvus_lab.milvus.client import connect as milvus_client
+from milvus_lab.milvus.client import quiet_pymilvus
 from milvus_lab.monitoring.drill import Incident
+from milvus_lab.settings import Settings
 from milvus_lab.targets.base import Target
 
+NAMES = ("errors", "latency", "milvus")
 ERRORS_SLOT, SLOW_SLOT = "red", "amber"
 ERRORS_VERSION, SLOW_VERSION = "v1.1", "v1.2"
 
@@ -91,14 +94,31 @@ def restore_milvus(target: Target, collection: str, dim: int, timeout_s: float =
         time.sleep(1.0)
 
 
+def _stop(settings: Settings) -> None:
+    with quiet_pymilvus():
+        server.stop_server(settings)
+
+
 def milvus_lost(target: Target, collection: str, dim: int) -> Incident:
     settings = target.settings
 
     def fix() -> None:
-        restore_milvus(target, collection, dim)
+        with quiet_pymilvus():  # the outage was on purpose: no reconnect tracebacks
+            restore_milvus(target, collection, dim)
 
     return Incident(
         "Milvus lost", "the Milvus server process stops; the API answers 503",
         "SearchApiHighErrorRate", {"severity": "page"},
-        inject=lambda: server.stop_server(settings), fix=fix,
+        inject=lambda: _stop(settings), fix=fix,
         fix_text=f"restart Milvus and load {collection!r}")
+
+
+def by_name(name: str, target: Target, live_slot: str, collection: str, dim: int) -> Incident:
+    """The incident a lab flag names (one of NAMES)."""
+    if name == "errors":
+        return error_burst(target, live_slot)
+    if name == "latency":
+        return latency_regression(target, live_slot)
+    if name == "milvus":
+        return milvus_lost(target, collection, dim)
+    raise ValueError(f"unknown incident {name!r}; choose from {', '.join(NAMES)}")

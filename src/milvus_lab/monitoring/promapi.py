@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import httpx
@@ -66,3 +68,14 @@ class PromApi:
     def targets_up(self, job: str) -> int:
         active = self._get("/api/v1/targets", {"state": "active"})["activeTargets"]
         return sum(1 for t in active if t["labels"].get("job") == job and t["health"] == "up")
+
+
+def poll(ready: Callable[[], bool], timeout_s: float, poll_s: float = 0.5) -> bool:
+    """Call `ready` until it is true or `timeout_s` passed (polling, never one long sleep:
+    a busy machine only makes it take longer). True when it became ready."""
+    deadline = time.monotonic() + timeout_s
+    while not ready():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(poll_s)
+    return True

@@ -19,17 +19,32 @@ import re
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import yaml
 
 from milvus_lab.monitoring import tools
+from milvus_lab.monitoring.promapi import PromApi
 from milvus_lab.settings import find_repo_root
 
 SPEC = Path("deploy/slo/search-api.yaml")
 RULES = Path("deploy/prometheus/rules/search-api-slos.yml")
 LAB_SCALE = 60  # one production hour = one lab minute
+# The objectives of deploy/slo/search-api.yaml, by the alert Sloth generates for each SLO.
+OBJECTIVES = {"SearchApiHighErrorRate": 99.9, "SearchApiHighLatency": 99.0}
+# Each SLO's bad and total events over a window W (the drill's length): (slo, alert, bad, total).
+BUDGET_QUERIES = (
+    ("requests-availability", "SearchApiHighErrorRate",
+     'sum(increase(search_api_requests_total{endpoint="/search",status=~"5.."}[W]))',
+     'sum(increase(search_api_requests_total{endpoint="/search"}[W]))'),
+    ("requests-latency", "SearchApiHighLatency",
+     'sum(increase(search_api_request_duration_seconds_count[W])) - '
+     'sum(increase(search_api_request_duration_seconds_bucket{le="0.5"}[W]))',
+     "sum(increase(search_api_request_duration_seconds_count[W]))"),
+)
 
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
 _DURATION = re.compile(r"(\d+)(ms|s|m|h|d|w|y)")
@@ -145,6 +160,15 @@ if __name__ == "__main__":
 _CONDITION = re.compile(r"slo:sli_error:ratio_rate(\w+)\{[^}]*\}\s*>\s*\(([\d.]+)\s*\*\s*([\d.eE+-]+)\)")
 
 
+class AlertWindowLike(Protocol):
+    """One multi-window condition (the exercise's `AlertWindow`)."""
+
+    severity: str
+    long_s: float
+    short_s: float
+    budget_spent: float
+
+
 @dataclass(frozen=True)
 class RuleCondition:
     """One `ratio_rate<window> > (burn * budget)` comparison inside a generated alert."""
@@ -168,3 +192,32 @@ def rule_conditions(doc: dict) -> list[RuleCondition]:
                 found.append(RuleCondition(rule["alert"], severity, parse_duration(window),
                                            float(burn), float(burn) * float(budget)))
     return found
+
+
+def threshold_mismatches(conditions: list[RuleCondition], windows: Sequence[AlertWindowLike],
+                         burn_rate: Callable[[float, float], float],
+                         error_ratio_threshold: Callable[[float, float], float]) -> list[str]:
+    """Each generated comparison whose threshold differs from the one computed with the given
+    functions (the lab passes the learner's exercise); empty = all equal."""
+    out = []
+    for c in conditions:
+        w = next(w for w in windows if w.severity == c.severity and c.window_s in (w.long_s, w.short_s))
+        mine = error_ratio_threshold(OBJECTIVES[c.alert], burn_rate(w.budget_spent, w.long_s))
+        if abs(mine - c.threshold) > 1e-9:
+            out.append(f"{c.alert}/{c.severity}/{c.window_s:g}s: {mine:.5f} vs {c.threshold:.5f}")
+    return out
+
+
+def error_budgets(api: PromApi, window_s: float, at: float,
+                  budget_remaining: Callable[[float, float, float], float]) -> dict[str, dict[str, float | None]]:
+    """Per SLO: Sloth's `slo:period_error_budget_remaining:ratio` next to `budget_remaining`
+    (the learner's) over the bad/total events of the last `window_s` before `at`."""
+    window = f"{max(1, round(window_s))}s"
+    out: dict[str, dict[str, float | None]] = {}
+    for slo_name, alert, bad_q, total_q in BUDGET_QUERIES:
+        sloth_left = api.query(f'slo:period_error_budget_remaining:ratio{{sloth_slo="{slo_name}"}}')
+        bad = api.query(bad_q.replace("W", window), at=at) or 0.0
+        total = api.query(total_q.replace("W", window), at=at) or 0.0
+        out[slo_name] = {"sloth_remaining": sloth_left, "drill_remaining": budget_remaining(OBJECTIVES[alert], bad, total),
+                         "bad_events": bad, "events": total}
+    return out
