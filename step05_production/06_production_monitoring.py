@@ -44,7 +44,7 @@ from milvus_lab.labkit import (
 from milvus_lab.load import locustfile, open_live_panel, start_locust
 from milvus_lab.load.runner import LocustRun
 from milvus_lab.milvus import datasets
-from milvus_lab.milvus.client import connect
+from milvus_lab.milvus.client import connect, quiet_pymilvus
 from milvus_lab.monitoring import (
     alertmanager,
     anomaly,
@@ -375,9 +375,11 @@ class ProductionMonitoring:
             ds = datasets.ensure_dataset(self.settings, V1.dataset)
             client = connect(self.target.ensure_milvus(), timeout=120)
             try:
-                dr = backup.run_drill(client, ALIAS, self.settings.path("backups", "06"), restored_name=V1.collection,
-                                      probe_queries=ds.queries[:20], k=10, search_params=dict(V1.index.search),
-                                      after_backup=backup.late_writes(ds.rows(0, 200)))
+                with quiet_pymilvus():  # keepalive GOAWAY on long reads: loud reconnects
+                    dr = backup.run_drill(client, ALIAS, self.settings.path("backups", "06"),
+                                          restored_name=V1.collection, probe_queries=ds.queries[:20], k=10,
+                                          search_params=dict(V1.index.search),
+                                          after_backup=backup.late_writes(ds.rows(0, 200)))
             finally:
                 client.close()
             c = dr.check
