@@ -375,11 +375,9 @@ class ProductionMonitoring:
             ds = datasets.ensure_dataset(self.settings, V1.dataset)
             client = connect(self.target.ensure_milvus(), timeout=120)
             try:
-                with quiet_pymilvus():  # keepalive GOAWAY on long reads: loud reconnects
-                    dr = backup.run_drill(client, ALIAS, self.settings.path("backups", "06"),
-                                          restored_name=V1.collection, probe_queries=ds.queries[:20], k=10,
-                                          search_params=dict(V1.index.search),
-                                          after_backup=backup.late_writes(ds.rows(0, 200)))
+                dr = backup.run_drill(client, ALIAS, self.settings.path("backups", "06"), restored_name=V1.collection,
+                                      probe_queries=ds.queries[:20], k=10, search_params=dict(V1.index.search),
+                                      after_backup=backup.late_writes(ds.rows(0, 200)))
             finally:
                 client.close()
             c = dr.check
@@ -409,7 +407,10 @@ class ProductionMonitoring:
 
 
 def lesson(run: LabRun) -> None:
-    run_steps(run, ProductionMonitoring(run).steps())
+    # Milvus goes down on purpose, and Milvus Lite answers long reads' keepalives with GOAWAY:
+    # pymilvus would log every reconnect with a traceback. Real failures still raise.
+    with quiet_pymilvus():
+        run_steps(run, ProductionMonitoring(run).steps())
 
 
 def _s(value: float | None) -> str:
