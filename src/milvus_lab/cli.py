@@ -1,4 +1,4 @@
-"""`milvus-lab`: doctor, up, down, status for the local environment."""
+"""`milvus-lab`: doctor, up, down, status, health for the local environment."""
 
 from __future__ import annotations
 
@@ -115,6 +115,37 @@ def _milvus_flag(parser: argparse.ArgumentParser) -> None:
                         help="the local target's Milvus engine (env MILVUS_LAB_MILVUS, default lite)")
 
 
+def cmd_health(settings: Settings, args: argparse.Namespace) -> int:
+    """Exit code per component (`milvus_lab.monitoring.health`: 0 healthy, bits 4..64)."""
+    import json
+
+    from milvus_lab.errors import PrerequisiteError
+    from milvus_lab.monitoring.health import COMPONENTS, State, check_health
+
+    only = [c.strip() for c in args.only.split(",") if c.strip()] if args.only else list(COMPONENTS)
+    unknown = [c for c in only if c not in COMPONENTS]
+    if unknown or args.timeout <= 0:
+        raise PrerequisiteError(f"bad --only {unknown} or --timeout {args.timeout}",
+                                fix=f"--only takes a comma list of {', '.join(COMPONENTS)}; --timeout > 0")
+    report = check_health(settings, components=only, alias=args.alias or None, timeout=args.timeout)
+    if args.json:
+        print(json.dumps(report.summary(), indent=1))
+        return report.exit_code
+    style = {State.HEALTHY: "green", State.DEGRADED: "yellow", State.DOWN: "red", State.NOT_RUNNING: "dim"}
+    rows = [(c.name, f"[{style[c.state]}]{c.state.value}[/]", c.detail,
+             str(c.code) if c.counts else "", f"{c.seconds * 1000:.0f} ms") for c in report.components]
+    console.print(summary_table("milvus-lab health", ["component", "state", "detail", "exit bit", "took"], rows))
+    code = report.exit_code
+    console.print("all healthy (exit 0)" if code == 0 else f"[red]not healthy: exit {code}[/] "
+                  "(bits: 4 Milvus, 8 API, 16 router, 32 Prometheus, 64 Alertmanager)")
+    return code
+
+
+HEALTH_EPILOG = """exit codes: 0 all checked components healthy; 2 bad input; otherwise the sum of
+4 Milvus, 8 API replicas, 16 router, 32 Prometheus, 64 Alertmanager for each component that is
+down or degraded (e.g. 12 = Milvus + API). Prometheus/Alertmanager count only when started."""
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="milvus-lab", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -124,8 +155,17 @@ def main(argv: list[str] | None = None) -> int:
     _milvus_flag(up)
     _milvus_flag(sub.add_parser("down", help="stop every process of ours, both engines (data kept)"))
     _milvus_flag(sub.add_parser("status", help="what is running"))
+    health = sub.add_parser("health", help="check every component; exit code per component state",
+                            epilog=HEALTH_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    _milvus_flag(health)
+    health.add_argument("--json", action="store_true", help="print the report as JSON")
+    health.add_argument("--only", default="", help="comma list: milvus,api,router,prometheus,alertmanager")
+    health.add_argument("--alias", default="products",
+                        help="alias whose collection Milvus must serve loaded ('' to skip)")
+    health.add_argument("--timeout", type=float, default=3.0, help="seconds per request")
     args = parser.parse_args(argv)
-    handlers = {"doctor": cmd_doctor, "up": cmd_up, "down": cmd_down, "status": cmd_status}
+    handlers = {"doctor": cmd_doctor, "up": cmd_up, "down": cmd_down, "status": cmd_status,
+                "health": cmd_health}
     try:
         return handlers[args.command](Settings.from_env(milvus=args.milvus), args)
     except LabError as exc:

@@ -68,6 +68,22 @@ def _kube_context() -> tuple[bool, str]:
     return False, f"no kind-milvus-lab context (current: {current['name'] if current else 'none'})"
 
 
+def _monitoring_checks() -> list[Check]:
+    """Lab 06 runs a real Prometheus and Alertmanager (Debian names the latter
+    prometheus-alertmanager); Sloth is only needed to regenerate the SLO rules."""
+    from milvus_lab.monitoring import tools
+
+    checks = []
+    for tool in ("prometheus", "promtool", "alertmanager", "amtool"):
+        path = tools.find(tool)
+        ok, detail = _tool(path, ["--version"]) if path else (False, "not found")
+        checks.append(Check(tool, "lab 06", ok, detail, tools.fix_for(tool)))
+    sloth = tools.sloth_path()
+    checks.append(Check("sloth", "lab 06 (regenerate SLO rules)", sloth.is_file(),
+                        str(sloth) if sloth.is_file() else "not built", "bash tools/sloth/build.sh"))
+    return checks
+
+
 def run_checks(settings: Settings) -> list[Check]:
     checks: list[Check] = []
     py_ok = sys.version_info >= (3, 10)
@@ -92,13 +108,13 @@ def run_checks(settings: Settings) -> list[Check]:
         ("kind", ["version"], "kube", "go install sigs.k8s.io/kind@v0.29.0"),
         ("kubectl", ["version", "--client"], "kube", "https://kubernetes.io/docs/tasks/tools/"),
         ("helm", ["version", "--short"], "kube (--installer helm)", "https://helm.sh/docs/intro/install/"),
-        ("promtool", ["--version"], "lab 06", "apt-get install prometheus"),
     ]:
         ok, detail = _tool(cmd, args)
         checks.append(Check(cmd, targets, ok, detail, fix))
     ok, detail = _state_dir(settings)
     checks.append(Check("state directory", "all", ok, detail,
                         "export MILVUS_LAB_HOME=<a writable directory>"))
+    checks += _monitoring_checks()
     ok, detail = _kube_context()
     checks.append(Check("kube context", "kube", ok, detail, "kind create cluster --config kind-config.yaml"))
     return checks

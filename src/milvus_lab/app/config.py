@@ -29,6 +29,8 @@ class ApiConfig:
     dim: int = 128
     timeout_s: float = 2.0
     fault_error_rate: float = 0.0  # lab 03's injected fault: fail this share of searches
+    fault_latency_s: float = 0.0  # lab 06's latency regression: this much extra search time ...
+    fault_latency_rate: float = 0.0  # ... on this share of searches
     replica: str = ""  # pod name on kube (downward API), process name locally
     # lab 05: API keys (hashes only) + the audit chain; empty = no authentication
     api_keys_file: str = ""
@@ -59,6 +61,8 @@ class ApiConfig:
             dim=int(e.get("MILVUS_LAB_DIM", "128")),
             timeout_s=float(e.get("MILVUS_LAB_API_TIMEOUT_S", "2.0")),
             fault_error_rate=float(e.get("MILVUS_LAB_API_FAULT_ERROR_RATE", "0")),
+            fault_latency_s=float(e.get("MILVUS_LAB_API_FAULT_LATENCY_S", "0")),
+            fault_latency_rate=float(e.get("MILVUS_LAB_API_FAULT_LATENCY_RATE", "0")),
             replica=e.get("MILVUS_LAB_API_REPLICA", ""),
             **{f: e.get(f"MILVUS_LAB_API_{f.upper()}", "") for f in _SECURITY_FIELDS},
         )
@@ -76,6 +80,9 @@ class ApiConfig:
             "MILVUS_LAB_API_TIMEOUT_S": str(self.timeout_s),
             "MILVUS_LAB_API_FAULT_ERROR_RATE": str(self.fault_error_rate),
         }
+        if self.fault_latency_s and self.fault_latency_rate:
+            env["MILVUS_LAB_API_FAULT_LATENCY_S"] = str(self.fault_latency_s)
+            env["MILVUS_LAB_API_FAULT_LATENCY_RATE"] = str(self.fault_latency_rate)
         if self.milvus_token:
             env["MILVUS_LAB_MILVUS_TOKEN"] = self.milvus_token
         env.update({f"MILVUS_LAB_API_{f.upper()}": getattr(self, f)

@@ -356,6 +356,9 @@ def create_app(cfg: ApiConfig | None = None) -> FastAPI:
                 count("/search", 500)
                 return JSONResponse({"error": "injected fault (lab 03 rollback drill)"}, 500)
             t0 = time.perf_counter()
+            if cfg.fault_latency_s and rng.random() < cfg.fault_latency_rate:
+                # lab 06's latency regression: as if a release raised `ef` tenfold
+                time.sleep(cfg.fault_latency_s)
             try:
                 hits = gateway.search(req)
             except ClientError as exc:

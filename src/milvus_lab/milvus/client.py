@@ -8,7 +8,10 @@ Callers pass what the engine's endpoint says and never build a MilvusClient them
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
@@ -92,3 +95,16 @@ def varchar_index_type(client: MilvusClient) -> str:
     INVERTED), Milvus Lite 3.x and Milvus >= 2.4 take `INVERTED` (Lite refuses Trie)."""
     version = str(client.get_server_version()).lstrip("v")
     return "Trie" if version.startswith("2.3.") else "INVERTED"
+
+
+@contextlib.contextmanager
+def quiet_pymilvus() -> Iterator[None]:
+    """Silence pymilvus's connection-retry tracebacks while a server starts or stops on
+    purpose (readiness polling hits a closed port by design)."""
+    logger = logging.getLogger("pymilvus")
+    before = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(before)
