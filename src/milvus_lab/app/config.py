@@ -24,6 +24,7 @@ class ApiConfig:
     timeout_s: float = 2.0
     fault_error_rate: float = 0.0  # lab 03's injected fault: fail this share of searches
     replica: str = ""  # pod name on kube (downward API), process name locally
+    experiment: str = ""  # lab 04: GrowthBook features JSON; the user's variant picks search params
 
     @property
     def served_by(self) -> str:
@@ -44,6 +45,7 @@ class ApiConfig:
             timeout_s=float(e.get("MILVUS_LAB_API_TIMEOUT_S", "2.0")),
             fault_error_rate=float(e.get("MILVUS_LAB_API_FAULT_ERROR_RATE", "0")),
             replica=e.get("MILVUS_LAB_API_REPLICA", ""),
+            experiment=e.get("MILVUS_LAB_API_EXPERIMENT", ""),
         )
 
     def to_env(self) -> dict[str, str]:
@@ -61,4 +63,6 @@ class ApiConfig:
         }
         if self.milvus_token:
             env["MILVUS_LAB_MILVUS_TOKEN"] = self.milvus_token
+        if self.experiment:
+            env["MILVUS_LAB_API_EXPERIMENT"] = self.experiment
         return env

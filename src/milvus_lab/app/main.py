@@ -12,15 +12,16 @@ import contextlib
 import random
 import threading
 import time
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import FastAPI, Response
+from fastapi import FastAPI, Header, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field, field_validator
 
 from milvus_lab import __version__
 from milvus_lab.app.config import ApiConfig
+from milvus_lab.app.experiment import ApiExperiment
 from milvus_lab.app.metrics import ApiMetrics
 
 OUTPUT_FIELDS = ["category", "price", "title", "release"]
@@ -64,11 +65,12 @@ class MilvusGateway:
             with contextlib.suppress(Exception):
                 old.close()
 
-    def search(self, req: SearchRequest) -> list[dict]:
+    def search(self, req: SearchRequest, params: dict | None = None) -> list[dict]:
         try:
             result = self.client().search(
                 self.cfg.collection, data=[req.vector], limit=req.k, filter=req.filter or "",
-                output_fields=OUTPUT_FIELDS, search_params={"params": self.cfg.search_params},
+                output_fields=OUTPUT_FIELDS,
+                search_params={"params": self.cfg.search_params if params is None else params},
                 timeout=self.cfg.timeout_s,
             )
         except Exception:
@@ -137,20 +139,27 @@ def create_app(cfg: ApiConfig | None = None) -> FastAPI:
     metrics.info.labels(**labels, collection=cfg.collection).set(1)
     rng = random.Random()
     inflight = InFlight()
+    experiment = ApiExperiment.from_config(cfg.experiment)  # lab 04's A/B test, when configured
 
     app = FastAPI(title="milvus-lab search API", version=__version__)
     app.state.config = cfg
     app.state.gateway = gateway
 
-    def count(endpoint: str, status: int) -> None:
-        metrics.requests.labels(**labels, endpoint=endpoint, status=str(status)).inc()
+    def count(endpoint: str, status: int, variant: str = cfg.variant) -> None:
+        metrics.requests.labels(**{**labels, "variant": variant}, endpoint=endpoint,
+                                status=str(status)).inc()
 
     @app.post("/search")
-    def search(req: SearchRequest, response: Response) -> Any:
+    def search(req: SearchRequest, response: Response,
+               x_user_id: Annotated[str | None, Header()] = None) -> Any:
+        served = experiment.serve(x_user_id) if experiment else None
+        variant = served.assignment.variant if served else cfg.variant
+        tags = served.headers if served else {}
         if len(req.vector) != cfg.dim:
-            count("/search", 422)
+            count("/search", 422, variant)
             return JSONResponse(
-                {"error": f"vector has {len(req.vector)} dimensions, expected {cfg.dim}"}, 422
+                {"error": f"vector has {len(req.vector)} dimensions, expected {cfg.dim}"}, 422,
+                headers=tags,
             )
         with inflight as concurrent:
             # the injected fault is a race: it only bites with concurrent requests, so a
@@ -158,21 +167,27 @@ def create_app(cfg: ApiConfig | None = None) -> FastAPI:
             if cfg.fault_error_rate and concurrent >= 2 and rng.random() < cfg.fault_error_rate:
                 count("/search", 500)
                 return JSONResponse({"error": "injected fault (lab 03 rollback drill)"}, 500)
+            if served and served.fail:
+                count("/search", 500, variant)
+                return JSONResponse({"error": "injected fault (lab 04 regression drill)"}, 500,
+                                    headers=tags)
             t0 = time.perf_counter()
             try:
-                hits = gateway.search(req)
+                hits = gateway.search(req, served.assignment.search_params if served else None)
             except Exception as exc:
-                count("/search", 503)
-                return JSONResponse({"error": f"Milvus unavailable: {type(exc).__name__}"}, 503)
+                count("/search", 503, variant)
+                return JSONResponse({"error": f"Milvus unavailable: {type(exc).__name__}"}, 503,
+                                    headers=tags)
             took = time.perf_counter() - t0
-        metrics.latency.labels(**labels).observe(took)
+        metrics.latency.labels(**{**labels, "variant": variant}).observe(took)
         if not hits:
-            metrics.empty_results.labels(**labels).inc()
-        count("/search", 200)
+            metrics.empty_results.labels(**{**labels, "variant": variant}).inc()
+        count("/search", 200, variant)
         data_version = str(hits[0]["fields"].get("release", "")) if hits else ""
         response.headers["X-Data-Version"] = data_version
+        response.headers.update(tags)
         return {
-            "hits": hits, "slot": cfg.slot, "version": cfg.version, "variant": cfg.variant,
+            "hits": hits, "slot": cfg.slot, "version": cfg.version, "variant": variant,
             "data_version": data_version, "collection": cfg.collection,
             "took_ms": round(took * 1000, 3),
         }

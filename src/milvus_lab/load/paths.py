@@ -11,6 +11,7 @@ LOCUSTFILES = {
     "search_api": "search_api.py",  # HTTP load on the search API / router
     "milvus_grpc": "milvus_grpc.py",  # direct gRPC load on Milvus
     "blue_green": "blue_green.py",  # lab 03: search_api with the release's expectations
+    "ab_testing": "ab_testing.py",  # lab 04: end users with stable ids, per-request records
 }
 
 
