@@ -3,7 +3,7 @@
     locust -f loadtests/ab_testing.py --host http://127.0.0.1:8080 --headless -u 20 -t 60s
 
 Each Locust user plays a series of end users: it sends `X-User-Id: <id>` for
-MILVUS_LAB_AB_SESSION searches (default 4), then becomes a new user. The search API
+MILVUS_LAB_AB_SESSION searches (default 2), then becomes a new user. The search API
 assigns each id to a variant (sticky: same id, same variant) and says which in `X-Variant`.
 Set MILVUS_LAB_AB_RECORDS=<file.jsonl> to log every request (user, variant, status,
 latency, query index, returned ids) for the lab's analysis. The other knobs of
@@ -31,7 +31,7 @@ install()  # the timeline, when MILVUS_LAB_TIMELINE is set
 with exit_on_error():
     CONFIG = LoadConfig.from_env(Path(__file__).resolve().parent)
     QUERIES = load_queries(CONFIG.dataset_dir)
-    SESSION = _number("MILVUS_LAB_AB_SESSION", 4, int, 1, 10_000)
+    SESSION = _number("MILVUS_LAB_AB_SESSION", 2, int, 1, 10_000)
 
 _OUT = open(os.environ[RECORDS_ENV], "a", encoding="utf-8") if os.environ.get(RECORDS_ENV) else None  # noqa: SIM115
 _ids = itertools.count()

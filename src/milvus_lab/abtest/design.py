@@ -42,7 +42,8 @@ class Design:
     tau: float = 0.04  # mixing sd of the mSPRT: the effect size we expect, here the MDE
     planned_rps: float = 60.0  # requests per second, both arms together
     weights: tuple[float, float] = (0.5, 0.5)
-    min_per_arm: int = 100  # no decision before this (burn-in: the normal approximation)
+    min_per_arm: int = 200  # no decision before this (burn-in: normal approximation, SRM power)
+    preview_per_arm: int = 20  # looks are drawn from here on, but count only after min_per_arm
     guardrails: Guardrails = Guardrails()
 
     def __post_init__(self) -> None:

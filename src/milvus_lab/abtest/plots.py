@@ -10,7 +10,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from milvus_lab.abtest.arms import Arm
-from milvus_lab.abtest.monitor import Tick
+from milvus_lab.abtest.monitor import STOP_PRIMARY, Tick
 from milvus_lab.abtest.records import Record
 from milvus_lab.abtest.results import Results
 
@@ -45,8 +45,10 @@ def latency_ecdf(arms: dict[str, Arm], path: Path, title: str = "Latency per var
     return _save(fig, path)
 
 
-def effect_over_time(ticks: list[Tick], path: Path, mde: float, t0: float,
+def effect_over_time(ticks: list[Tick], path: Path, mde: float, min_per_arm: int,
                      title: str = "Success rate B - A over time") -> Path:
+    """The estimate, the naive CI and the always-valid confidence sequence at every look."""
+    t0 = ticks[0].t if ticks else 0.0
     looks = [(t.t - t0, t.primary) for t in ticks if t.primary is not None]
     fig = Figure(figsize=(7.5, 4.4))
     ax = fig.add_subplot()
@@ -60,14 +62,16 @@ def effect_over_time(ticks: list[Tick], path: Path, mde: float, t0: float,
         ax.plot(x, d - 1.96 * se, color="grey", ls="--", lw=1, label="naive 95% CI (valid once, not when peeking)")
         ax.plot(x, d + 1.96 * se, color="grey", ls="--", lw=1)
         ax.plot(x, d, color="black", lw=1.5, label="estimate B - A")
-        crossed = [s for s, lk in looks if lk.crossed]
-        if crossed:
-            ax.axvline(crossed[0], color="#2ca02c", lw=1.5, label=f"boundary crossed at {crossed[0]:.0f} s")
     ax.axhline(0, color="black", lw=0.8)
     ax.axhline(mde, color="#2ca02c", lw=0.8, ls=":", label=f"MDE +{mde:.2f}")
-    stops = [t for t in ticks if t.stop.startswith("guardrail")]
+    stops = [t for t in ticks if t.stop]
     if stops:
-        ax.axvline(stops[0].t - t0, color="#d62728", lw=1.5, label="stopped by a guardrail")
+        color = "#2ca02c" if stops[0].stop == STOP_PRIMARY else "#d62728"
+        ax.axvline(stops[0].t - t0, color=color, lw=1.5, ls="-.", label=f"stop: {stops[0].stop[:60]}")
+    if looks:
+        burn = next((s for s, lk in looks if lk.n >= 2 * min_per_arm), None)
+        if burn is not None:
+            ax.axvspan(looks[0][0], burn, color="grey", alpha=0.08, label="burn-in (looks do not count)")
     ax.set_xlabel("seconds since the first look")
     ax.set_ylabel("success rate difference (B - A)")
     ax.set_title(title)

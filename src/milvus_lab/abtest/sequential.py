@@ -73,6 +73,12 @@ class SequentialTest:
         self.crossed = False
         self.looks: list[Look] = []
 
+    def preview(self, n: int, diff: float, se: float) -> Look:
+        """A look that does not count (burn-in): drawn, but it can neither stop nor lower p."""
+        z = diff / se if se > 0 else 0.0
+        return Look(n, diff, se, z, z_boundary(se, self.tau, self.alpha), self.p,
+                    float(2 * stats.norm.sf(abs(z))), self.crossed)
+
     def update(self, n: int, diff: float, se: float) -> Look:
         llr = log_mixture_lr(diff, se, self.tau)
         self.p = min(self.p, 1.0, math.exp(-llr) if llr < 700 else 0.0)
