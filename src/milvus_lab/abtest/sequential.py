@@ -91,11 +91,17 @@ class SequentialTest:
 
 
 def power_at(n_per_arm: float, p_a: float, p_b: float, tau: float, alpha: float) -> float:
-    """A lower bound on the mSPRT's power after n per arm: P(|Z_n| >= b at the last look)."""
-    se = math.sqrt((p_a * (1 - p_a) + p_b * (1 - p_b)) / n_per_arm)
-    b = z_boundary(se, tau, alpha)
-    shift = abs(p_b - p_a) / se
-    return float(stats.norm.sf(b - shift) + stats.norm.cdf(-b - shift))
+    """A lower bound on the mSPRT's power after n per arm: P(|Z_n| >= b) at that one look.
+
+    The test standardises with the pooled (H0) standard error, as the lab does; under the
+    alternative the estimate spreads with the unpooled one.
+    """
+    pooled = (p_a + p_b) / 2
+    se_test = math.sqrt(2 * pooled * (1 - pooled) / n_per_arm)
+    se_true = math.sqrt((p_a * (1 - p_a) + p_b * (1 - p_b)) / n_per_arm)
+    edge = z_boundary(se_test, tau, alpha) * se_test
+    delta = abs(p_b - p_a)
+    return float(stats.norm.sf((edge - delta) / se_true) + stats.norm.cdf((-edge - delta) / se_true))
 
 
 def sample_size(p_a: float, p_b: float, tau: float, alpha: float, power: float) -> int:

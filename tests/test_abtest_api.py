@@ -1,0 +1,72 @@
+"""The search API runs the experiment: real uvicorn replicas, real Milvus Lite, real SDK."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
+from milvus_lab.abtest.assignment import Experiment, Faults, sdk_bucket_variant
+from milvus_lab.app import replicas
+from milvus_lab.app.config import ApiConfig
+from milvus_lab.milvus.datasets import Dataset
+from milvus_lab.settings import Settings
+from milvus_lab.testing.milvus_fixtures import MilvusServer
+
+
+def _experiment() -> Experiment:
+    base = Experiment.from_file()  # HNSW collection in the tests: the arms differ in ef
+    return base.with_changes("A", search_params={"ef": 16}).with_changes("B", search_params={"ef": 64})
+
+
+def _cfg(server: MilvusServer, collection: str, ds: Dataset, exp: Experiment) -> ApiConfig:
+    return ApiConfig(slot="ab", version="v1", milvus_uri=server.uri, collection=collection,
+                     dim=ds.spec.dim, experiment=exp.to_json())
+
+
+def _search(client: httpx.Client, url: str, ds: Dataset, user: str | None, i: int = 0) -> httpx.Response:
+    headers = {"X-User-Id": user} if user else {}
+    return client.post(f"{url}/search", json={"vector": ds.queries[i % len(ds.queries)].tolist(), "k": 5},
+                       headers=headers, timeout=10)
+
+
+def test_api_assigns_stickily_across_replicas(lab_settings: Settings, milvus_server: MilvusServer,
+                                               small_collection: str, small_dataset: Dataset) -> None:
+    exp = _experiment()
+    running = replicas.start_replicas(lab_settings, _cfg(milvus_server, small_collection, small_dataset, exp), 2)
+    seen: dict[str, set[str]] = {}
+    with httpx.Client() as client:
+        for i in range(30):
+            user = f"user-{i % 10}"
+            resp = _search(client, running[i % 2].url, small_dataset, user, i)  # alternate replicas
+            assert resp.status_code == 200, resp.text
+            assert resp.headers["x-experiment"] == exp.key
+            assert resp.json()["variant"] == resp.headers["x-variant"]
+            seen.setdefault(user, set()).add(resp.headers["x-variant"])
+        anonymous = _search(client, running[0].url, small_dataset, None)
+        assert anonymous.status_code == 200 and "x-variant" not in anonymous.headers
+        metrics = client.get(f"{running[0].url}/metrics", timeout=5).text
+    assert all(len(v) == 1 for v in seen.values()), seen
+    assert {u: v.pop() for u, v in seen.items()} == {u: sdk_bucket_variant(exp, u) for u in seen}
+    by_variant: Counter[str] = Counter()
+    for family in text_string_to_metric_families(metrics):
+        for sample in family.samples:
+            if sample.name == "search_api_requests_total" and sample.labels["endpoint"] == "/search":
+                by_variant[sample.labels["variant"]] += int(sample.value)
+    assert by_variant["A"] > 0 and by_variant["B"] > 0, by_variant
+    replicas.stop_replicas(lab_settings)
+
+
+def test_injected_regression_hits_only_b(lab_settings: Settings, milvus_server: MilvusServer,
+                                         small_collection: str, small_dataset: Dataset) -> None:
+    exp = _experiment().with_changes("B", faults=Faults(error_rate=1.0))
+    [replica] = replicas.start_replicas(lab_settings, _cfg(milvus_server, small_collection, small_dataset, exp), 1)
+    users = [f"user-{i}" for i in range(12)]
+    with httpx.Client() as client:
+        for user in users:
+            resp = _search(client, replica.url, small_dataset, user)
+            expected = sdk_bucket_variant(exp, user)
+            assert resp.headers.get("x-variant") == expected
+            assert resp.status_code == (500 if expected == "B" else 200), (user, resp.text)
+    replicas.stop_replicas(lab_settings)
