@@ -12,10 +12,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from scipy import stats
+from scipy import stats  # noqa: F401 - for you: stats.chisquare
 
-from milvus_lab.abtest.assignment import Experiment, sdk_bucket_variant
-from milvus_lab.abtest.decision import INCONCLUSIVE, INVALID, KEEP_A, SHIP_B, Decision, Evidence
+from milvus_lab.abtest.assignment import Experiment, sdk_bucket_variant  # noqa: F401 - for you
+from milvus_lab.abtest.decision import (  # noqa: F401 - the four decisions, for you
+    INCONCLUSIVE,
+    INVALID,
+    KEEP_A,
+    SHIP_B,
+    Decision,
+    Evidence,
+)
 from milvus_lab.verification import Verification
 
 
