@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from collections import Counter
+from pathlib import Path
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
@@ -10,8 +15,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from milvus_lab.abtest.assignment import Experiment, Faults, sdk_bucket_variant
 from milvus_lab.app import replicas
 from milvus_lab.app.config import ApiConfig
+from milvus_lab.milvus import datasets
 from milvus_lab.milvus.datasets import Dataset
-from milvus_lab.settings import Settings
+from milvus_lab.settings import Settings, find_repo_root
 from milvus_lab.testing.milvus_fixtures import MilvusServer
 
 
@@ -70,3 +76,29 @@ def test_injected_regression_hits_only_b(lab_settings: Settings, milvus_server: 
             assert resp.headers.get("x-variant") == expected
             assert resp.status_code == (500 if expected == "B" else 200), (user, resp.text)
     replicas.stop_replicas(lab_settings)
+
+
+def test_plain_locust_logs_sticky_variants(lab_settings: Settings, milvus_server: MilvusServer,
+                                           small_collection: str, small_dataset: Dataset,
+                                           tmp_path: Path) -> None:
+    """`locust -f loadtests/ab_testing.py` (the plain CLI) against a replica running the experiment."""
+    exp = _experiment()
+    [replica] = replicas.start_replicas(lab_settings, _cfg(milvus_server, small_collection, small_dataset, exp), 1)
+    data_dir = datasets.save(small_dataset, tmp_path / "dataset")
+    out = tmp_path / "requests.jsonl"
+    env = {**os.environ, "MILVUS_LAB_DATASET_DIR": str(data_dir), "MILVUS_LAB_AB_RECORDS": str(out),
+           "MILVUS_LAB_USER_RPS": "10", "MILVUS_LAB_K": "5"}
+    proc = subprocess.run([sys.executable, "-m", "locust", "-f", str(find_repo_root() / "loadtests" / "ab_testing.py"),
+                           "--host", replica.url, "--headless", "-u", "3", "-r", "3", "-t", "4s",
+                           "--only-summary"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    replicas.stop_replicas(lab_settings)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(rows) >= 10, len(rows)
+    assert all(r["status"] == 200 and r["ids"] and 0 <= r["q"] < len(small_dataset.queries) for r in rows)
+    by_user: dict[str, set[str]] = {}
+    for r in rows:
+        by_user.setdefault(r["user"], set()).add(r["variant"])
+    assert all(len(v) == 1 for v in by_user.values()), by_user
+    assert {next(iter(v)) for v in by_user.values()} <= {"A", "B"}
+    assert any(sum(1 for r in rows if r["user"] == u) >= 2 for u in by_user), "each id is kept for a session"
