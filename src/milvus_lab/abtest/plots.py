@@ -24,6 +24,13 @@ def _save(fig: Figure, path: Path) -> Path:
     return path
 
 
+def _err(means: list[float], cis: list[tuple[float, float]]) -> np.ndarray:
+    """Error bar lengths below/above each mean (never negative: a CI at 100 % rounds past it)."""
+    low = [m - lo for m, (lo, _) in zip(means, cis, strict=True)]
+    high = [hi - m for m, (_, hi) in zip(means, cis, strict=True)]
+    return np.clip(np.nan_to_num(np.array([low, high])), 0, None)
+
+
 def latency_ecdf(arms: dict[str, Arm], path: Path, title: str = "Latency per variant") -> Path:
     fig = Figure(figsize=(7, 4.2))
     ax = fig.add_subplot()
@@ -89,10 +96,10 @@ def recall_per_variant(results: Results, path: Path, title: str = "Quality per v
     s = results.success
     succ = [(s.rate_a, s.rate_ci_a), (s.rate_b, s.rate_ci_b)]
     ax.bar(xs - 0.2, [r.mean for r in rec], 0.38, color=[COLORS.get(v) for v in variants],
-           yerr=[[r.mean - r.low for r in rec], [r.high - r.mean for r in rec]], capsize=4,
+           yerr=_err([r.mean for r in rec], [(r.low, r.high) for r in rec]), capsize=4,
            label="recall@10 (95% CI)")
     ax.bar(xs + 0.2, [m for m, _ in succ], 0.38, color=[COLORS.get(v) for v in variants], alpha=0.45,
-           hatch="//", yerr=[[m - ci[0] for m, ci in succ], [ci[1] - m for m, ci in succ]], capsize=4,
+           hatch="//", yerr=_err([m for m, _ in succ], [ci for _, ci in succ]), capsize=4,
            label="success: exact top-1 in top 3 (95% Wilson CI)")
     for x, r, (m, _) in zip(xs, rec, succ, strict=True):
         ax.text(x - 0.2, r.mean + 0.005, f"{r.mean:.3f}", ha="center", va="bottom", fontsize=8)
