@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import NullFormatter
 
 from milvus_lab.abtest.arms import Arm
 from milvus_lab.abtest.monitor import STOP_PRIMARY, Tick
@@ -44,6 +45,12 @@ def latency_ecdf(arms: dict[str, Arm], path: Path, title: str = "Latency per var
         ax.axvline(np.percentile(x, 95), color=COLORS.get(variant), ls=":", lw=1)
     ax.axhline(0.95, color="grey", lw=0.6, ls="--")
     ax.set_xscale("log")
+    lat = [x for arm in arms.values() for x in arm.latencies_ms]
+    if lat:
+        ticks = [t for t in (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000)
+                 if min(lat) / 2 <= t <= max(lat) * 2]
+        ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+        ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("latency seen by the client, ms (log scale); dotted: p95")
     ax.set_ylabel("share of requests at or below")
     ax.set_title(title)
