@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from milvus_lab.load.tail import LineTail
+
 RECORDS_ENV = "MILVUS_LAB_AB_RECORDS"
 SUCCESS_TOP = 3  # the user looks at the first three results
 
@@ -57,25 +59,14 @@ class RecordReader:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.records: list[Record] = []
-        self._offset = 0
-        self._partial = b""
+        self._tail = LineTail(path)
 
     def poll(self) -> list[Record]:
-        try:
-            with open(self.path, "rb") as fh:
-                fh.seek(self._offset)
-                chunk = fh.read()
-        except FileNotFoundError:
-            return self.records
-        self._offset += len(chunk)
-        lines = (self._partial + chunk).split(b"\n")
-        self._partial = lines.pop()
-        for line in lines:
-            if line.strip():
-                try:
-                    self.records.append(Record.from_line(json.loads(line)))
-                except (ValueError, KeyError, TypeError):
-                    continue  # a torn line from a killed writer
+        for line in self._tail.new_lines():
+            try:
+                self.records.append(Record.from_line(json.loads(line)))
+            except (ValueError, KeyError, TypeError):
+                continue  # a torn line from a killed writer
         return self.records
 
 
