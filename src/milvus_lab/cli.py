@@ -25,14 +25,14 @@ def cmd_doctor(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_up(settings: Settings, args: argparse.Namespace) -> int:
-    from milvus_lab.bluegreen.catalog import ALIAS
-    from milvus_lab.environment import ensure_baseline
+    from milvus_lab.app.client import search_body
+    from milvus_lab.baseline import ensure_baseline
+    from milvus_lab.releases import ALIAS
     from milvus_lab.targets.local import LocalTarget
 
-    target = LocalTarget(settings)
+    target = LocalTarget(settings, lab="up")
     base = ensure_baseline(target, rebuild=args.rebuild)
-    query = base.dataset.queries[0].tolist()
-    resp = httpx.post(f"{target.live_url()}/search", json={"vector": query, "k": 5}, timeout=10)
+    resp = httpx.post(f"{target.live_url()}/search", json=search_body(base.dataset.queries[0], 5), timeout=10)
     resp.raise_for_status()
     hits = resp.json()["hits"]
     console.print(f"[green]✔[/] Milvus Lite at {base.milvus_uri}: alias {ALIAS!r} → {base.collection.name} "

@@ -7,8 +7,8 @@ Only the API server is contacted; the data plane (traffic through NodePorts) nee
 from __future__ import annotations
 
 import pytest
-
 from milvus_lab.bluegreen.catalog import V1, V2
+
 from milvus_lab.errors import PrerequisiteError
 from milvus_lab.kube import manifests as m
 from milvus_lab.kube.context import from_api_client

@@ -46,7 +46,11 @@ class ObjectRef:
         return f"{self.kind.lower()}/{self.name}{ns}"
 
 
-def to_dict(obj: Any) -> dict[str, Any]:
+# A manifest: one of the kubernetes client's ~30 model classes (V1Deployment, ...) or its dict form.
+KubeObject = Any
+
+
+def to_dict(obj: KubeObject) -> dict[str, Any]:
     """A manifest as the API server sees it (camelCase keys, no None) from a model or dict."""
     if isinstance(obj, dict):
         return obj
