@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pymilvus import MilvusClient
-
 from milvus_lab.abtest.assignment import Experiment
 from milvus_lab.app.config import ApiConfig
 from milvus_lab.milvus import collections, datasets
+from milvus_lab.milvus.client import connect
 from milvus_lab.milvus.collections import CollectionStatus, IndexSpec
 from milvus_lab.milvus.datasets import Dataset, DatasetSpec
 from milvus_lab.targets.base import Target
@@ -48,7 +47,7 @@ def api_config(target: Target, experiment: Experiment) -> ApiConfig:
 def ensure_stage(target: Target, experiment: Experiment) -> Stage:
     """Milvus up, the collection complete (reused when it is), the API with `experiment` live."""
     uri = target.ensure_milvus()
-    client = MilvusClient(uri=uri, timeout=10)
+    client = connect(uri)
     try:
         ds = datasets.ensure_dataset(target.settings, DATASET)
         # only this lab reads COLLECTION: a half-built one (an interrupted run) is rebuilt
