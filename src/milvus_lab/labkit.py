@@ -24,7 +24,7 @@ from types import ModuleType
 from rich.markup import escape
 
 from milvus_lab import lab_report
-from milvus_lab.errors import LabError, PrerequisiteError, VerificationFailed
+from milvus_lab.errors import LabError, PrerequisiteError
 from milvus_lab.report import Narrator, StepRecord, console, settings_table
 from milvus_lab.settings import ENGINES, TARGETS, Settings, find_repo_root
 from milvus_lab.targets import Capability, Target, get_target
@@ -275,10 +275,6 @@ def start_run(spec: LabSpec, args: argparse.Namespace) -> LabRun:
                   report_path=report_path)
 
 
-def _mode(args: argparse.Namespace) -> str:
-    return "cleanup" if args.cleanup else "dry-run" if args.dry_run else "run"
-
-
 def run_steps(run: LabRun, steps: Sequence[Callable[[], None]]) -> None:
     """Each step in order; once the run failed (a gate said no) the rest are skipped."""
     for step in steps:
@@ -419,10 +415,3 @@ def _fallback_report_path(spec: LabSpec) -> Path | None:
         return default_report_path(Settings(), spec)
     except (OSError, LabError):
         return None
-
-
-def fail_on(verifications: Sequence[Verification], message: str, fix: str) -> None:
-    """Raise VerificationFailed (exit 1) when any of these failed; for labs that must stop at once."""
-    bad = [v for v in verifications if v.failed]
-    if bad:
-        raise VerificationFailed(f"{message}: " + ", ".join(v.name for v in bad), fix=fix)

@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 
 from milvus_lab.errors import PrerequisiteError
-from milvus_lab.kube.manifests import FIELD_MANAGER
+from milvus_lab.kube.labels import FIELD_MANAGER
 
 #: Schema version used when no cluster tells us its own (the testenv and kind both run 1.33).
 SCHEMA_VERSION = "1.33"
