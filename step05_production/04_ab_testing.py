@@ -24,24 +24,17 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from dataclasses import dataclass, field
 
-import httpx
-
-from milvus_lab.abtest import plots, sequential, setup
-from milvus_lab.abtest.assignment import Experiment, Faults
-from milvus_lab.abtest.decision import INCONCLUSIVE, INVALID, KEEP_A, SHIP_B, Decision, Evidence
-from milvus_lab.abtest.design import Design, Plan, plan
-from milvus_lab.abtest.live import watch
+from milvus_lab.abtest import drills, plots, sequential, setup
+from milvus_lab.abtest.design import Design, plan
+from milvus_lab.abtest.live import progress_line, start_load, watch
 from milvus_lab.abtest.monitor import Monitor, Tick
-from milvus_lab.abtest.records import RECORDS_ENV, Record, RecordReader
-from milvus_lab.abtest.results import Results, analyze
+from milvus_lab.abtest.records import RecordReader
+from milvus_lab.abtest.results import analyze
+from milvus_lab.abtest.state import State
 from milvus_lab.errors import PrerequisiteError
 from milvus_lab.labkit import Drill, LabRun, LabSpec, lab_main, notebook_finish, notebook_run
-from milvus_lab.load import locustfile, start_locust
-from milvus_lab.milvus import client as milvus_client
-from milvus_lab.milvus import datasets
-from milvus_lab.report import summary_table
+from milvus_lab.report import console, summary_table
 
 SPEC = LabSpec(
     number="04", slug="ab_testing",
@@ -64,19 +57,14 @@ SPEC = LabSpec(
     ),
 )
 
-# what each drill changes in the experiment file, and the decision it must reach
-EXPECTED = {"plain": SHIP_B, "aa": INCONCLUSIVE, "srm": INVALID, "regression": KEEP_A}
-SRM_FAULT = Faults(lose_exposure=0.5)
-REGRESSION_FAULT = Faults(delay_ms=80, error_rate=0.08)
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     drill = parser.add_mutually_exclusive_group()
     drill.add_argument("--aa", action="store_true", help="A/A test: both arms get A's configuration")
     drill.add_argument("--inject-srm", action="store_true",
                        help="an integration bug loses the assignment of half of B's users")
     drill.add_argument("--inject-regression", action="store_true",
-                       help="B is 80 ms slower and fails 8%% of its searches")
+                       help=f"B is {drills.REGRESSION_FAULT.delay_ms:g} ms slower and fails "
+                            f"{drills.REGRESSION_FAULT.error_rate * 100:g}%% of its searches")
     parser.add_argument("--users", type=int, default=20, help="Locust users (default 20)")
     parser.add_argument("--user-rps", type=float, default=3.0, help="searches/s per Locust user (default 3)")
 
@@ -85,25 +73,6 @@ def check_arguments(args: argparse.Namespace) -> None:
     if args.users < 1 or args.user_rps <= 0:
         raise PrerequisiteError(f"bad load: --users {args.users} --user-rps {args.user_rps}",
                                 fix="--users >= 1 and --user-rps > 0 (e.g. --users 20 --user-rps 3)")
-
-
-def drill_name(args: argparse.Namespace) -> str:
-    return ("aa" if args.aa else "srm" if args.inject_srm
-            else "regression" if args.inject_regression else "plain")
-
-
-@dataclass
-class State:
-    """What the steps hand to each other."""
-
-    design: Design = field(default_factory=Design)
-    plan: Plan | None = None
-    experiment: Experiment | None = None
-    stage: setup.Stage | None = None
-    monitor: Monitor | None = None
-    records: list[Record] = field(default_factory=list)
-    last: Tick | None = None
-    results: Results | None = None
 
 
 # %% [markdown]
@@ -151,28 +120,13 @@ def design_step(run: LabRun, st: State) -> None:
 
 
 # %%
-def experiment_for(drill: str) -> Experiment:
-    exp = Experiment.from_file()
-    if drill == "aa":
-        return exp.with_changes("B", search_params=exp.search_params("A"))
-    if drill == "srm":
-        return exp.with_changes("B", faults=SRM_FAULT)
-    if drill == "regression":
-        return exp.with_changes("B", faults=REGRESSION_FAULT)
-    return exp
-
-
 def deploy_step(run: LabRun, st: State) -> None:
-    drill = drill_name(run.args)
-    st.experiment = exp = experiment_for(drill)
-    note = {"aa": " [A/A: B gets A's params]",
-            "srm": f" [fault: B loses {SRM_FAULT.lose_exposure:.0%} of its users' assignments]",
-            "regression": f" [fault: B +{REGRESSION_FAULT.delay_ms:g} ms, "
-                          f"{REGRESSION_FAULT.error_rate:.0%} errors]"}.get(drill, "")
+    drill = drills.drill_name(run.args)
+    st.experiment = exp = drills.experiment_for(drill)
     with run.step("Deploy the experiment",
                   f"Collection {setup.COLLECTION} ({setup.INDEX.label()}); {setup.REPLICAS} search API "
                   f"replicas evaluate experiment {exp.key!r} (deploy/experiments/search-ab.json) for "
-                  f"each request's X-User-Id and answer with X-Variant.{note}",
+                  f"each request's X-User-Id and answer with X-Variant.{drills.describe(drill)}",
                   "kubectl set env deploy/search-api-ab MILVUS_LAB_API_EXPERIMENT=\"$(cat "
                   "deploy/experiments/search-ab.json)\""):
         st.stage = stage = setup.ensure_stage(run.target, exp)
@@ -180,7 +134,7 @@ def deploy_step(run: LabRun, st: State) -> None:
                          f"({'reused' if stage.collection.reused else 'built'}); live: {run.target.live_url()}")
         for variant, weight in zip(exp.variants, exp.weights, strict=True):
             run.result(True, f"variant {variant} ({weight:.0%}): search params {exp.search_params(variant)}")
-        smoke = _smoke(run.target.live_url(), stage.dataset)
+        smoke = setup.smoke(run.target.live_url(), stage.dataset)
         run.result(all(len(v) == 1 for v in smoke.values()),
                    f"smoke: {len(smoke)} users x 3 searches, each user kept one variant "
                    f"({sum(1 for v in smoke.values() if v == {'A'})} A, "
@@ -188,17 +142,6 @@ def deploy_step(run: LabRun, st: State) -> None:
         run.section["experiment"] = {"key": exp.key, "variants": exp.variants, "weights": exp.weights,
                                      "params": {v: exp.search_params(v) for v in exp.variants},
                                      "drill": drill}
-
-
-def _smoke(url: str, ds: datasets.Dataset, users: int = 10) -> dict[str, set[str]]:
-    seen: dict[str, set[str]] = {}
-    with httpx.Client(timeout=10) as client:
-        for i in range(users * 3):
-            user = f"smoke-{i % users}"
-            resp = client.post(f"{url}/search", json={"vector": ds.queries[i % len(ds.queries)].tolist(),
-                                                      "k": 10}, headers={"X-User-Id": user})
-            seen.setdefault(user, set()).add(resp.headers.get("x-variant", ""))
-    return seen
 
 
 # %% [markdown]
@@ -211,9 +154,6 @@ def _smoke(url: str, ds: datasets.Dataset, users: int = 10) -> dict[str, set[str
 def traffic_step(run: LabRun, st: State) -> None:
     args, p, d = run.args, st.plan, st.design
     assert p is not None and st.experiment is not None and st.stage is not None
-    out = run.settings.path("load", "04")
-    records_file = out / "requests.jsonl"
-    records_file.unlink(missing_ok=True)
     limit = p.seconds * 1.5 + 15
     with run.step("Run the experiment",
                   f"{args.users} Locust users x {args.user_rps:g} searches/s, each a series of end users "
@@ -221,12 +161,8 @@ def traffic_step(run: LabRun, st: State) -> None:
                   f"{p.n_max_per_arm} per arm, or {limit:.0f} s.",
                   f"locust -f loadtests/ab_testing.py --host {run.target.live_url()} --headless "
                   f"-u {args.users}"):
-        load = start_locust(
-            locustfile("ab_testing"), run.target.live_url(), users=args.users, spawn_rate=args.users,
-            run_time_s=None, out_dir=out,
-            env={"MILVUS_LAB_DATASET_DIR": str(datasets.dataset_dir(run.settings, setup.DATASET.name)),
-                 RECORDS_ENV: str(records_file), "MILVUS_LAB_USER_RPS": str(args.user_rps)},
-        )
+        load, records_file = start_load(run.settings, run.target.live_url(), setup.DATASET.name,
+                                        args.users, args.user_rps, run.settings.path("load", "04"))
         run.on_exit(load.stop)
         reader = RecordReader(records_file)
         st.monitor = Monitor(d, p.n_max_per_arm)
@@ -234,14 +170,9 @@ def traffic_step(run: LabRun, st: State) -> None:
         shown = [0.0]
 
         def show(tick: Tick, _arms: object) -> None:
-            if tick.t - shown[0] < 3 and not tick.stop:
-                return
-            shown[0] = tick.t
-            pr = tick.primary
-            what = (f"B-A {pr.diff:+.3f}, always-valid p {pr.always_valid_p:.3f}" if pr
-                    else "warming up")
-            run.info(f"{tick.t - started:5.1f}s  A {tick.n_a:4d}  B {tick.n_b:4d}  {what}  "
-                     f"SRM p {tick.srm_p:.2g}  p95 {tick.p95_a:.0f}/{tick.p95_b:.0f} ms")
+            if tick.t - shown[0] >= 3 or tick.stop:
+                shown[0] = tick.t
+                run.info(progress_line(tick, started))
 
         try:
             st.last = watch(reader, st.monitor, st.stage.dataset.ground_truth, st.experiment.variants,
@@ -295,27 +226,22 @@ def validity_step(run: LabRun, st: State) -> None:
 # %%
 def decision_step(run: LabRun, st: State) -> None:
     assert st.results is not None and st.monitor is not None and st.last is not None
-    res, drill = st.results, drill_name(run.args)
+    res, drill = st.results, drills.drill_name(run.args)
     with run.step("Analysis and decision",
                   "Two-proportion z-test on success, Welch and Mann-Whitney on latency, recall@10 per "
                   "variant, each effect with its 95% CI; the always-valid test decides.",
                   "proportions_ztest(...); ttest_ind(b, a, equal_var=False); mannwhitneyu(b, a)"):
-        from milvus_lab.report import console
-
         console.print(summary_table("A/B results", ["metric", "A", "B", "B - A [95% CI]", "test"],
                                     res.table()))
         for g in res.guardrails:
             run.verify(f"guardrail: {g.name}", g.passed, g.observed, g.required,
                        "B makes things worse for users: fix it before any rollout")
         primary = st.monitor.primary
-        evidence = Evidence(srm_p=res.srm.p_value, srm_threshold=res.srm.threshold,
-                            sticky=res.sticky.sticky, guardrails=res.guardrails,
-                            primary_significant=primary.crossed, primary_diff=res.success.diff)
-        decision: Decision = run.impl.decide(evidence)
+        decision = run.impl.decide(res.evidence(primary.crossed))
         run.result(True, f"always-valid p {primary.p:.3g} (crossed: {primary.crossed}); "
                          f"fixed-horizon z-test p {res.success.p_value:.3g} (shown, not used to stop)")
-        run.verify("decision", decision.action == EXPECTED[drill], f"{decision.action}: {decision.reason}",
-                   EXPECTED[drill], "read the validity checks and the guardrails above")
+        run.verify("decision", decision.action == drills.EXPECTED[drill], f"{decision.action}: {decision.reason}",
+                   drills.EXPECTED[drill], "read the validity checks and the guardrails above")
         run.info(f"what users see: {decision.users_see}")
         if drill == "regression":
             stop = st.last.stop
@@ -339,16 +265,9 @@ def plots_step(run: LabRun, st: State) -> None:
     res, exp = st.results, st.experiment
     with run.step("Plots", "Latency per variant, the effect over time with the sequential boundary, "
                            "quality per variant, assignment balance.", None):
-        reports = run.settings.path("reports", "04_ab_latency_ecdf.png").parent
-        made = [
-            (plots.latency_ecdf(res.arms, reports / "04_ab_latency_ecdf.png"), "latency ECDF per variant"),
-            (plots.effect_over_time(st.monitor.ticks, reports / "04_ab_effect_over_time.png", st.design.mde,
-                                    st.design.min_per_arm),
-             "success B - A over time: naive CI vs always-valid confidence sequence"),
-            (plots.recall_per_variant(res, reports / "04_ab_quality.png"), "recall@10 and success per variant"),
-            (plots.assignment_balance(res, st.records, dict(zip(exp.variants, exp.weights, strict=True)),
-                                      reports / "04_ab_assignment_balance.png"), "users per variant, SRM"),
-        ]
+        weights = dict(zip(exp.variants, exp.weights, strict=True))
+        made = plots.make_all(res, st.monitor.ticks, st.records, weights, st.design.mde,
+                              st.design.min_per_arm, run.settings.path("reports"))
         for path, what in made:
             run.artifact(path, what)
             run.result(True, f"{what}: {path}")
@@ -366,7 +285,7 @@ def plan_hook(run: LabRun) -> None:
     """--dry-run: the design, the experiment file, and what would be deployed."""
     st = State()
     design_step(run, st)
-    exp = experiment_for(drill_name(run.args))
+    exp = drills.experiment_for(drills.drill_name(run.args))
     with run.step("Plan (dry run)", "Nothing is changed: this is what the lesson would do.", None):
         run.info(f"experiment {exp.key}: {dict(zip(exp.variants, exp.weights, strict=True))}, "
                  f"params {[exp.search_params(v) for v in exp.variants]}")
@@ -378,20 +297,14 @@ def plan_hook(run: LabRun) -> None:
 
 def cleanup(run: LabRun) -> None:
     """Stop what the lab started (kube: delete by label), then drop its collection."""
-    run.target.cleanup()
-    try:
-        uri = run.target.ensure_milvus()
-    except PrerequisiteError:
-        run.info("Milvus not reachable: the collection is left as it is")
-        return
-    client = milvus_client.connect(uri)
-    try:
-        if client.has_collection(setup.COLLECTION):
-            client.drop_collection(setup.COLLECTION)
-    finally:
-        client.close()
-        run.target.teardown()
-    run.result(True, f"lab 04 cleaned up ({setup.COLLECTION} dropped, processes stopped)")
+    with run.step("Clean up", "Processes (or kube objects by label), then the collection.",
+                  f"client.drop_collection('{setup.COLLECTION}')"):
+        run.target.cleanup()
+        try:
+            dropped = setup.drop_collection(run.target.ensure_milvus())
+        finally:
+            run.target.teardown()
+        run.result(True, f"{setup.COLLECTION} {'dropped' if dropped else 'was not there'}; processes stopped")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -108,12 +108,12 @@ def recall_per_variant(results: Results, path: Path, title: str = "Quality per v
     ax.bar(xs + 0.2, [m for m, _ in succ], 0.38, color=[COLORS.get(v) for v in variants], alpha=0.45,
            hatch="//", yerr=_err([m for m, _ in succ], [ci for _, ci in succ]), capsize=4,
            label="success: exact top-1 in top 3 (95% Wilson CI)")
-    for x, r, (m, _) in zip(xs, rec, succ, strict=True):
-        ax.text(x - 0.2, r.mean + 0.005, f"{r.mean:.3f}", ha="center", va="bottom", fontsize=8)
-        ax.text(x + 0.2, m + 0.005, f"{m:.3f}", ha="center", va="bottom", fontsize=8)
+    for x, r, (m, ci) in zip(xs, rec, succ, strict=True):  # labels above the error bars
+        ax.text(x - 0.2, max(r.mean, r.high) + 0.004, f"{r.mean:.3f}", ha="center", va="bottom", fontsize=8)
+        ax.text(x + 0.2, max(m, ci[1]) + 0.004, f"{m:.3f}", ha="center", va="bottom", fontsize=8)
     ax.set_xticks(xs, [f"{v} (n={results.arms[v].requests})" for v in variants])
     low = min([r.low for r in rec] + [ci[0] for _, ci in succ])
-    ax.set_ylim(max(0.0, low - 0.1), 1.03)
+    ax.set_ylim(max(0.0, low - 0.1), 1.04)
     ax.set_title(title)
     ax.legend(fontsize=8, loc="lower right")
     ax.grid(axis="y", alpha=0.3)
@@ -149,3 +149,16 @@ def assignment_balance(results: Results, records: list[Record], weights: dict[st
     fig.suptitle(title)
     right.grid(alpha=0.3)
     return _save(fig, path)
+
+
+def make_all(results: Results, ticks: list[Tick], records: list[Record], weights: dict[str, float],
+             mde: float, min_per_arm: int, out_dir: Path) -> list[tuple[Path, str]]:
+    """Lab 04's four pictures in `out_dir`, each with one line saying what it shows."""
+    return [
+        (latency_ecdf(results.arms, out_dir / "04_ab_latency_ecdf.png"), "latency ECDF per variant"),
+        (effect_over_time(ticks, out_dir / "04_ab_effect_over_time.png", mde, min_per_arm),
+         "success B - A over time: naive CI vs always-valid confidence sequence"),
+        (recall_per_variant(results, out_dir / "04_ab_quality.png"), "recall@10 and success per variant"),
+        (assignment_balance(results, records, weights, out_dir / "04_ab_assignment_balance.png"),
+         "users per variant, SRM"),
+    ]

@@ -9,7 +9,7 @@ import numpy as np
 from milvus_lab.abtest import analysis, validity
 from milvus_lab.abtest.arms import Arm, split
 from milvus_lab.abtest.assignment import Experiment
-from milvus_lab.abtest.decision import Guardrail
+from milvus_lab.abtest.decision import Evidence, Guardrail
 from milvus_lab.abtest.design import Design
 from milvus_lab.abtest.guardrails import evaluate
 from milvus_lab.abtest.monitor import Monitor
@@ -26,6 +26,12 @@ class Results:
     latency: analysis.LatencyComparison | None
     recall: dict[str, analysis.MeanCI]
     guardrails: list[Guardrail]
+
+    def evidence(self, primary_crossed: bool) -> Evidence:
+        """What the decision rule reads: validity, guardrails, and the always-valid test's verdict."""
+        return Evidence(srm_p=self.srm.p_value, srm_threshold=self.srm.threshold, sticky=self.sticky.sticky,
+                        guardrails=self.guardrails, primary_significant=primary_crossed,
+                        primary_diff=self.success.diff)
 
     def table(self) -> list[tuple[str, str, str, str, str]]:
         """(metric, A, B, effect (B - A) with 95 % CI, p-value) rows for the summary."""

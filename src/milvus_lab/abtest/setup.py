@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import httpx
+
 from milvus_lab.abtest.assignment import Experiment
 from milvus_lab.app.config import ApiConfig
 from milvus_lab.milvus import collections, datasets
@@ -57,3 +59,27 @@ def ensure_stage(target: Target, experiment: Experiment) -> Stage:
     backends = target.deploy(api_config(target, experiment), REPLICAS)
     target.route({SLOT: 100})
     return Stage(uri, ds, status, backends)
+
+
+def smoke(url: str, ds: Dataset, users: int = 10, searches: int = 3) -> dict[str, set[str]]:
+    """A few searches per user through the live URL: the variants each user saw (X-Variant)."""
+    seen: dict[str, set[str]] = {}
+    with httpx.Client(timeout=30) as client:
+        for i in range(users * searches):
+            user = f"smoke-{i % users}"
+            resp = client.post(f"{url}/search", json={"vector": ds.queries[i % len(ds.queries)].tolist(),
+                                                      "k": 10}, headers={"X-User-Id": user})
+            seen.setdefault(user, set()).add(resp.headers.get("x-variant", ""))
+    return seen
+
+
+def drop_collection(uri: str) -> bool:
+    """Drop the lab's collection; True when there was one."""
+    client = connect(uri)
+    try:
+        if not client.has_collection(COLLECTION):
+            return False
+        client.drop_collection(COLLECTION)
+        return True
+    finally:
+        client.close()
