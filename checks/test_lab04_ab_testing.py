@@ -41,7 +41,7 @@ def live_pairs(settings, server, collection, ds, exp: Experiment, users: int = 1
     running = replicas.start_replicas(settings, cfg, 2)
     pairs = []
     try:
-        with httpx.Client(timeout=10) as client:
+        with httpx.Client(timeout=30) as client:  # a busy machine is slow, not wrong
             for i in range(users * 3):
                 user = f"check-user-{i % users}"
                 resp = client.post(f"{running[i % 2].url}/search", headers={"X-User-Id": user},

@@ -8,6 +8,7 @@ import numpy as np
 
 from milvus_lab.abtest.arms import split
 from milvus_lab.abtest.design import Design
+from milvus_lab.abtest.guardrails import evaluate
 from milvus_lab.abtest.monitor import STOP_MAX, STOP_PRIMARY, STOP_SRM, Monitor
 from milvus_lab.abtest.records import Record, RecordReader, outcome
 
@@ -74,3 +75,35 @@ def test_monitor_stops_on_srm_and_guardrail_and_max():
     mon = Monitor(Design(), n_max_per_arm=300)
     same = mon.look(1.0, arms_with(300, 279, 300, 279))
     assert same.stop == STOP_MAX
+
+
+def latency_arms(lat_a: list[float], lat_b: list[float]):
+    records = [rec("A", user=f"a{i}", latency=x) for i, x in enumerate(lat_a)]
+    records += [rec("B", user=f"b{i}", latency=x) for i, x in enumerate(lat_b)]
+    return split(records, TRUTH, ["A", "B"], k=4)
+
+
+def test_p95_guardrail_needs_a_significantly_slower_b():
+    rng = np.random.default_rng(3)
+    base = np.sort(rng.lognormal(np.log(100), 0.3, 400))
+    # a fatter tail at the same mean: B's slowest 21 requests 3x slower, its fastest 300 a bit
+    # faster; B's p95 is far over 1.5 x A's, yet B is not slower on average
+    tail = base.copy()
+    tail[-21:] *= 3
+    tail[:300] -= (tail.sum() - base.sum()) / 300
+    assert tail.min() > 0 and abs(tail.mean() - base.mean()) < 1e-9
+    hiccup = latency_arms(list(base), list(tail))
+    mon = Monitor(Design(), n_max_per_arm=10_000)
+    mon.look(1.0, hiccup)
+    got = {g.name: g for g in evaluate(hiccup["A"], hiccup["B"], Design().guardrails, mon)}
+    assert hiccup["B"].p95_ms() > 1.5 * hiccup["A"].p95_ms() + 10
+    assert got["p95 latency"].passed, got["p95 latency"]
+    # without a monitor the p95 alone decides
+    assert not evaluate(hiccup["A"], hiccup["B"], Design().guardrails)[0].passed
+    # B really slower (+200 ms on every request): the always-valid test crosses, the veto holds
+    slow = latency_arms(list(base), [x + 200 for x in base])
+    mon = Monitor(Design(), n_max_per_arm=10_000)
+    tick = mon.look(1.0, slow)
+    got = {g.name: g for g in evaluate(slow["A"], slow["B"], Design().guardrails, mon)}
+    assert tick.stop.startswith("guardrail: p95"), tick.stop
+    assert not got["p95 latency"].passed, got["p95 latency"]
