@@ -41,6 +41,7 @@ class ApiConfig:
     tls_cert: str = ""
     tls_key: str = ""
     milvus_token_file: str = ""  # "user:password" in a 0600 file (a mounted Secret on kube)
+    experiment: str = ""  # lab 04: GrowthBook features JSON; the user's variant picks search params
 
     @property
     def served_by(self) -> str:
@@ -65,6 +66,7 @@ class ApiConfig:
             fault_latency_rate=float(e.get("MILVUS_LAB_API_FAULT_LATENCY_RATE", "0")),
             replica=e.get("MILVUS_LAB_API_REPLICA", ""),
             **{f: e.get(f"MILVUS_LAB_API_{f.upper()}", "") for f in _SECURITY_FIELDS},
+            experiment=e.get("MILVUS_LAB_API_EXPERIMENT", ""),
         )
 
     def to_env(self) -> dict[str, str]:
@@ -89,4 +91,6 @@ class ApiConfig:
                     for f in _SECURITY_FIELDS if getattr(self, f)})
         if self.milvus_tls:
             env["MILVUS_LAB_MILVUS_TLS"] = self.milvus_tls
+        if self.experiment:
+            env["MILVUS_LAB_API_EXPERIMENT"] = self.experiment
         return env

@@ -16,9 +16,9 @@ import math
 import random
 import threading
 import time
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Header, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -34,6 +34,7 @@ from milvus_lab.app.errors import (
     is_client_error,
     milvus_message,
 )
+from milvus_lab.app.experiment import ApiExperiment
 from milvus_lab.app.metrics import ApiMetrics
 
 OUTPUT_FIELDS = ["category", "price", "title", "release"]
@@ -155,7 +156,7 @@ class MilvusGateway:
         with contextlib.suppress(Exception):
             client.close()
 
-    def search(self, req: SearchRequest) -> list[dict]:
+    def search(self, req: SearchRequest, params: dict | None = None) -> list[dict]:
         """Search; transient gRPC trouble (a slow answer, a dropped channel) is retried within
         a budget of twice the timeout, reconnecting when the channel broke; only then 503."""
         deadline = time.monotonic() + RETRY_BUDGET_FACTOR * self.cfg.timeout_s
@@ -166,7 +167,7 @@ class MilvusGateway:
                 client = self.client(connect_timeout=min(self.cfg.timeout_s, max(remaining, 0.2)))
                 result = client.search(
                     self.cfg.collection, data=[req.vector], limit=req.k, filter=req.filter or "",
-                    output_fields=OUTPUT_FIELDS, search_params={"params": self.cfg.search_params},
+                    output_fields=OUTPUT_FIELDS, search_params={"params": self.cfg.search_params if params is None else params},
                     timeout=min(self.cfg.timeout_s, max(remaining, 0.2)),
                 )
                 break
@@ -314,6 +315,7 @@ def create_app(cfg: ApiConfig | None = None) -> FastAPI:
     rng = random.Random()
     inflight = InFlight()
     auth = ApiAuth(cfg, on_deny=lambda path, status: count(path, status))
+    experiment = ApiExperiment.from_config(cfg.experiment)  # lab 04's A/B test, when configured
 
     app = FastAPI(title="milvus-lab search API", version=__version__)
 
@@ -326,8 +328,9 @@ def create_app(cfg: ApiConfig | None = None) -> FastAPI:
     app.state.config = cfg
     app.state.gateway = gateway
 
-    def count(endpoint: str, status: int) -> None:
-        metrics.requests.labels(**labels, endpoint=endpoint, status=str(status)).inc()
+    def count(endpoint: str, status: int, variant: str = cfg.variant) -> None:
+        metrics.requests.labels(**{**labels, "variant": variant}, endpoint=endpoint,
+                                status=str(status)).inc()
 
     body_model = request_model(cfg.dim)
     errors: dict[int | str, dict[str, Any]] = {
@@ -343,11 +346,16 @@ def create_app(cfg: ApiConfig | None = None) -> FastAPI:
         429: {"description": "this key's rate limit is spent (lab 05)"},
     }
 
-    def search(req: SearchRequest, response: Response) -> Any:
+    def search(req: SearchRequest, response: Response,
+               x_user_id: Annotated[str | None, Header()] = None) -> Any:
+        served = experiment.serve(x_user_id) if experiment else None
+        variant = served.assignment.variant if served else cfg.variant
+        tags = served.headers if served else {}
         if len(req.vector) != cfg.dim:
-            count("/search", 422)
+            count("/search", 422, variant)
             return JSONResponse(
-                {"error": f"vector has {len(req.vector)} dimensions, expected {cfg.dim}"}, 422
+                {"error": f"vector has {len(req.vector)} dimensions, expected {cfg.dim}"}, 422,
+                headers=tags,
             )
         with inflight as concurrent:
             # the injected fault is a race: it only bites with concurrent requests, so a
@@ -355,27 +363,33 @@ def create_app(cfg: ApiConfig | None = None) -> FastAPI:
             if cfg.fault_error_rate and concurrent >= 2 and rng.random() < cfg.fault_error_rate:
                 count("/search", 500)
                 return JSONResponse({"error": "injected fault (lab 03 rollback drill)"}, 500)
+            if served and served.fail:
+                count("/search", 500, variant)
+                return JSONResponse({"error": "injected fault (lab 04 regression drill)"}, 500,
+                                    headers=tags)
             t0 = time.perf_counter()
             if cfg.fault_latency_s and rng.random() < cfg.fault_latency_rate:
                 # lab 06's latency regression: as if a release raised `ef` tenfold
                 time.sleep(cfg.fault_latency_s)
             try:
-                hits = gateway.search(req)
+                hits = gateway.search(req, served.assignment.search_params if served else None)
             except ClientError as exc:
-                count("/search", 400)
-                return JSONResponse({"error": str(exc)}, 400)
+                count("/search", 400, variant)
+                return JSONResponse({"error": str(exc)}, 400, headers=tags)
             except Exception as exc:
-                count("/search", 503)
-                return JSONResponse({"error": f"Milvus unavailable: {describe_unavailable(exc)}"}, 503)
+                count("/search", 503, variant)
+                return JSONResponse({"error": f"Milvus unavailable: {describe_unavailable(exc)}"}, 503,
+                                    headers=tags)
             took = time.perf_counter() - t0
-        metrics.latency.labels(**labels).observe(took)
+        metrics.latency.labels(**{**labels, "variant": variant}).observe(took)
         if not hits:
-            metrics.empty_results.labels(**labels).inc()
-        count("/search", 200)
+            metrics.empty_results.labels(**{**labels, "variant": variant}).inc()
+        count("/search", 200, variant)
         data_version = str(hits[0]["fields"].get("release", "")) if hits else ""
         response.headers["X-Data-Version"] = data_version
+        response.headers.update(tags)
         return {
-            "hits": hits, "slot": cfg.slot, "version": cfg.version, "variant": cfg.variant,
+            "hits": hits, "slot": cfg.slot, "version": cfg.version, "variant": variant,
             "data_version": data_version, "collection": cfg.collection,
             "took_ms": round(took * 1000, 3),
         }
