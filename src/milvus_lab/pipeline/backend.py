@@ -13,9 +13,10 @@ from milvus_lab.settings import Settings
 ROWS = 200
 
 
-def ensure_backend(settings: Settings, collection: str, dim: int = 128) -> str:
-    """Milvus up (started when needed), `collection` present, loaded and non-empty; its URI."""
-    uri = server.ensure_server(settings).uri if settings.target == "local" else settings.milvus_uri
+def ensure_backend(settings: Settings, collection: str, uri: str = "", dim: int = 128) -> str:
+    """Milvus up (our Milvus Lite started when no `uri` is given), `collection` present,
+    loaded and non-empty; its URI."""
+    uri = uri or (server.ensure_server(settings).uri if settings.target == "local" else settings.milvus_uri)
     client = MilvusClient(uri=uri, timeout=30)
     try:
         if not client.has_collection(collection):

@@ -15,6 +15,7 @@ from rich.table import Table
 
 from milvus_lab.errors import LabError
 from milvus_lab.labkit import load_impl
+from milvus_lab.milvus import server
 from milvus_lab.pipeline import context as run_context
 from milvus_lab.pipeline import definition, deploy, emit, envconfig
 from milvus_lab.pipeline.context import INJECTABLE, RunContext
@@ -59,7 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--check", action="store_true", help="exit 1 when the committed files are stale")
     v = sub.add_parser("envs", help="render the environments, show what differs, validate")
     v.add_argument("--set", action="append", default=[], metavar="ENV:KEY=VALUE")
-    sub.add_parser("down", help="stop every environment's replicas")
+    d = sub.add_parser("down", help="stop every environment's replicas and our Milvus Lite")
+    d.add_argument("--keep-milvus", action="store_true", help="leave Milvus Lite running")
     return parser
 
 
@@ -103,7 +105,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.cmd == "down":
             stopped = sum(deploy.stop(settings, env) for env in envconfig.ENVIRONMENTS)
-            console.print(f"stopped {stopped} replica(s)")
+            milvus = settings.target == "local" and not args.keep_milvus and server.stop_server(settings)
+            console.print(f"stopped {stopped} replica(s)" + (" and Milvus Lite" if milvus else ""))
             return 0
         pipeline = definition.load(settings.repo_root)
         impl = load_impl("lab02_cicd", args.impl, settings.repo_root)

@@ -24,7 +24,8 @@ class RunContext:
     artifact: dict[str, object] = field(default_factory=dict)  # path, digest, size
     tags: list[str] = field(default_factory=list)
     sbom: dict[str, object] = field(default_factory=dict)
-    milvus_uri: str = ""
+    milvus_uri: str = ""  # the Milvus the replicas searched (an output)
+    target_milvus: str = ""  # a Milvus the caller provides (lab on compose); else our Milvus Lite
     deployed: dict[str, dict[str, object]] = field(default_factory=dict)  # env -> release info
     rollbacks: list[dict[str, object]] = field(default_factory=list)
     promotions: list[dict[str, object]] = field(default_factory=list)

@@ -224,7 +224,7 @@ def _deploy(run: StageRun, env: str) -> str:
     cfg = _configs(run)[env]
     search = cfg["search"]
     assert isinstance(search, dict)
-    run.ctx.milvus_uri = backend.ensure_backend(run.settings, str(search["collection"]))
+    run.ctx.milvus_uri = backend.ensure_backend(run.settings, str(search["collection"]), run.ctx.target_milvus)
     release = deploy.Release(env, digest, cfg, drills.release_fault(run.ctx.inject))
     run.commands.append(f"deploy {digest[:19]} -> {env} x{cfg['replicas']}")
     done = deploy.deploy(run.settings, run.registry, release, run.ctx.milvus_uri)
