@@ -127,7 +127,7 @@ INTENTS = [c.name.removeprefix("NetworkPolicy: ") for c in verify.netpol_intent_
 @pytest.mark.parametrize("case", range(len(INTENTS)), ids=INTENTS)
 def test_network_policies_do_what_the_design_says(lab: ModuleType, case: int) -> None:
     check = verify.netpol_intent_checks(build(lab.network_policies, "milvus-lab", "01"))[case]
-    assert check.ok, f"{check.name}: but your {check.detail}\n  hint: a pod is isolated once any policy " \
+    assert check.passed, f"{check.name}: but your {check.observed}\n  hint: a pod is isolated once any policy " \
                      "selects it; then only the union of the rules that select it is allowed"
 
 
@@ -143,11 +143,11 @@ def test_objects_apply_and_controllers_agree(lab: ModuleType, kube_api: Any, kub
         if not conn.is_kind:  # KWOK marks pods ready; on kind they need Milvus, which this check skips
             wait_for_rollout(conn, "Deployment", opts.deployment, kube_namespace, timeout=120, show_progress=False)
             pdb = verify.pdb_check(conn, kube_namespace, opts.deployment, expected_pods=2)
-            assert pdb.ok, f"the disruption controller says: {pdb.detail}"
+            assert pdb.passed, f"the disruption controller says: {pdb.observed}"
         hpa = verify.hpa_check(conn, kube_namespace, opts.deployment)
-        assert hpa.ok, f"HPA on the server: {hpa.detail}"
+        assert hpa.passed, f"HPA on the server: {hpa.observed}"
         failed = [c for c in verify.network_policy_checks(
-            conn, kube_namespace, ["default-deny-ingress", "milvus-allow-search-api"]) if not c.ok]
-        assert not failed, f"NetworkPolicies read back from the server: {failed[0].name}: {failed[0].detail}"
+            conn, kube_namespace, ["default-deny-ingress", "milvus-allow-search-api"]) if not c.passed]
+        assert not failed, f"NetworkPolicies read back from the server: {failed[0].name}: {failed[0].observed}"
     finally:
         cleanup.cleanup(conn, "01", namespace=kube_namespace, show_progress=False)

@@ -15,12 +15,12 @@ from milvus_lab.bluegreen import faults, probes
 from milvus_lab.bluegreen.gates import (
     AnalysisPolicy,
     CandidateReport,
-    GateCheck,
     GatePolicy,
     TrafficWindow,
 )
 from milvus_lab.milvus.collections import IndexSpec
 from milvus_lab.testing.milvus_fixtures import build_collection, unique_name
+from milvus_lab.verification import Verification
 
 GATE_NAMES = ["row count", "loaded", "recall@10", "p95 latency", "filtered queries"]
 
@@ -50,7 +50,7 @@ def misaligned_report(milvus_client, small_dataset) -> CandidateReport:
         milvus_client.drop_collection(name)
 
 
-def failed_names(checks: list[GateCheck]) -> list[str]:
+def failed_names(checks: list[Verification]) -> list[str]:
     return [c.name for c in checks if not c.passed]
 
 
@@ -58,7 +58,7 @@ def failed_names(checks: list[GateCheck]) -> list[str]:
 def test_gate_passes_a_good_candidate(lab03, good_report):
     checks = attempt(lab03.pre_promotion_gate, good_report, GatePolicy())
     assert [c.name for c in checks] == GATE_NAMES, (
-        f"the gate must return one GateCheck per condition, named and ordered {GATE_NAMES}; "
+        f"the gate must return one Verification per condition, named and ordered {GATE_NAMES}; "
         f"got {[getattr(c, 'name', c) for c in checks]}")
     assert not failed_names(checks), (
         f"a correct candidate (recall {good_report.recall_at_10:.3f}, {good_report.rows} rows) "
@@ -90,8 +90,8 @@ def test_gate_fails_each_condition(lab03, good_report, change, expected):
 
 
 def test_gate_passed_needs_evidence(lab03):
-    ok = GateCheck("x", True, "1", "1")
-    bad = GateCheck("y", False, "0", "1")
+    ok = Verification("x", True, "1", "1")
+    bad = Verification("y", False, "0", "1")
     assert attempt(lab03.gate_passed, []) is False, "no checks is no evidence: gate_passed([]) must be False"
     assert attempt(lab03.gate_passed, [ok, ok]) is True
     assert attempt(lab03.gate_passed, [ok, bad]) is False

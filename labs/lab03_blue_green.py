@@ -17,15 +17,15 @@ from milvus_lab.bluegreen.gates import (
     AnalysisPolicy,
     CandidateReport,
     Decision,
-    GateCheck,
     GatePolicy,
     Promotion,
     TrafficWindow,
 )
+from milvus_lab.verification import Verification
 
 
-def pre_promotion_gate(candidate: CandidateReport, policy: GatePolicy) -> list[GateCheck]:
-    """One GateCheck per condition, in this order, named exactly:
+def pre_promotion_gate(candidate: CandidateReport, policy: GatePolicy) -> list[Verification]:
+    """One Verification per condition, in this order, named exactly:
 
     - "row count": rows == expected_rows
     - "loaded": the collection is loaded (a search would fail otherwise)
@@ -33,13 +33,14 @@ def pre_promotion_gate(candidate: CandidateReport, policy: GatePolicy) -> list[G
     - "p95 latency": p95_ms <= policy.max_p95_ms
     - "filtered queries": at least one filtered smoke query ran and all passed
 
-    `observed` and `required` are short human-readable strings (e.g. "0.953", ">= 0.90").
+    `observed` and `required` are short human-readable strings (e.g. "0.953", ">= 0.90");
+    `hint` says what to look at when the condition fails.
     """
-    # TODO: return one GateCheck per condition listed in the docstring
-    raise NotImplementedError('return one GateCheck per condition listed in the docstring')
+    # TODO: return one Verification per condition listed in the docstring
+    raise NotImplementedError('return one Verification per condition listed in the docstring')
 
 
-def gate_passed(checks: list[GateCheck]) -> bool:
+def gate_passed(checks: list[Verification]) -> bool:
     """A gate with no checks never passes: no evidence is not good evidence."""
     # TODO: True only when there is at least one check and every check passed
     raise NotImplementedError('True only when there is at least one check and every check passed')

@@ -16,15 +16,15 @@ from milvus_lab.bluegreen.gates import (
     AnalysisPolicy,
     CandidateReport,
     Decision,
-    GateCheck,
     GatePolicy,
     Promotion,
     TrafficWindow,
 )
+from milvus_lab.verification import Verification
 
 
-def pre_promotion_gate(candidate: CandidateReport, policy: GatePolicy) -> list[GateCheck]:
-    """One GateCheck per condition, in this order, named exactly:
+def pre_promotion_gate(candidate: CandidateReport, policy: GatePolicy) -> list[Verification]:
+    """One Verification per condition, in this order, named exactly:
 
     - "row count": rows == expected_rows
     - "loaded": the collection is loaded (a search would fail otherwise)
@@ -32,29 +32,35 @@ def pre_promotion_gate(candidate: CandidateReport, policy: GatePolicy) -> list[G
     - "p95 latency": p95_ms <= policy.max_p95_ms
     - "filtered queries": at least one filtered smoke query ran and all passed
 
-    `observed` and `required` are short human-readable strings (e.g. "0.953", ">= 0.90").
+    `observed` and `required` are short human-readable strings (e.g. "0.953", ">= 0.90");
+    `hint` says what to look at when the condition fails.
     """
-    # BEGIN SOLUTION: return one GateCheck per condition listed in the docstring
+    # BEGIN SOLUTION: return one Verification per condition listed in the docstring
     smoke = candidate.filtered_smoke
     failed = [expr for expr, ok in smoke.items() if not ok]
     return [
-        GateCheck("row count", candidate.rows == candidate.expected_rows,
-                  f"{candidate.rows:,}", f"== {candidate.expected_rows:,}"),
-        GateCheck("loaded", candidate.loaded, str(candidate.loaded), "True"),
-        GateCheck("recall@10", candidate.recall_at_10 >= policy.min_recall,
-                  f"{candidate.recall_at_10:.3f}", f">= {policy.min_recall:.2f}"),
-        GateCheck("p95 latency", candidate.p95_ms <= policy.max_p95_ms,
-                  f"{candidate.p95_ms:.1f} ms", f"<= {policy.max_p95_ms:.0f} ms"),
-        GateCheck("filtered queries", bool(smoke) and not failed,
-                  f"{len(smoke) - len(failed)}/{len(smoke)} passed", "all pass (>= 1)"),
+        Verification("row count", candidate.rows == candidate.expected_rows,
+                     f"{candidate.rows:,}", f"== {candidate.expected_rows:,}",
+                     "an interrupted insert: rebuild the candidate"),
+        Verification("loaded", candidate.loaded, str(candidate.loaded), "True",
+                     "client.load_collection(name) before searching"),
+        Verification("recall@10", candidate.recall_at_10 >= policy.min_recall,
+                     f"{candidate.recall_at_10:.3f}", f">= {policy.min_recall:.2f}",
+                     "vectors and ids misaligned, or index parameters too coarse"),
+        Verification("p95 latency", candidate.p95_ms <= policy.max_p95_ms,
+                     f"{candidate.p95_ms:.1f} ms", f"<= {policy.max_p95_ms:.0f} ms",
+                     "a heavier index or search parameters; compare with the live version"),
+        Verification("filtered queries", bool(smoke) and not failed,
+                     f"{len(smoke) - len(failed)}/{len(smoke)} passed", "all pass (>= 1)",
+                     "scalar fields missing or mistyped in the candidate: " + ", ".join(failed)),
     ]
     # END SOLUTION
 
 
-def gate_passed(checks: list[GateCheck]) -> bool:
+def gate_passed(checks: list[Verification]) -> bool:
     """A gate with no checks never passes: no evidence is not good evidence."""
     # BEGIN SOLUTION: True only when there is at least one check and every check passed
-    return bool(checks) and all(check.passed for check in checks)
+    return bool(checks) and all(check.passed is True for check in checks)
     # END SOLUTION
 
 

@@ -10,7 +10,8 @@ from pymilvus import MilvusClient
 from milvus_lab.errors import PrerequisiteError
 from milvus_lab.milvus import collections
 from milvus_lab.milvus.collections import IndexSpec, alias_target, ensure_collection, point_alias
-from milvus_lab.milvus.datasets import Dataset, recall_at_k
+from milvus_lab.milvus.datasets import Dataset
+from milvus_lab.milvus.quality import recall_at_k
 from milvus_lab.testing.milvus_fixtures import unique_name
 
 

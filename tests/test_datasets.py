@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from milvus_lab.milvus import datasets
-from milvus_lab.milvus.datasets import DatasetSpec, exact_top_k, generate, recall_at_k
+from milvus_lab.milvus.datasets import DatasetSpec, exact_top_k, generate
+from milvus_lab.milvus.quality import recall_at_k
 from milvus_lab.settings import Settings
 
 SPEC = DatasetSpec(name="unit", version="v1", n=1_500, dim=16, n_queries=40, k=10, seed=11,

@@ -135,18 +135,18 @@ def test_rendered_yaml_redacts_secrets(objs: list[dict]) -> None:
 
 def test_library_network_policies_do_what_they_claim() -> None:
     checks = netpol_intent_checks(m.network_policies())
-    assert all(c.ok for c in checks), [c for c in checks if not c.ok]
+    assert all(c.passed for c in checks), [c for c in checks if not c.passed]
 
 
 def test_intent_checks_catch_a_too_open_policy_set() -> None:
     no_default_deny = m.network_policies()[1:]
-    assert not all(c.ok for c in netpol_intent_checks(no_default_deny))
+    assert not all(c.passed for c in netpol_intent_checks(no_default_deny))
     allow_all = [*m.network_policies(), client.V1NetworkPolicy(
         api_version="networking.k8s.io/v1", kind="NetworkPolicy",
         metadata=client.V1ObjectMeta(name="allow-all"),
         spec=client.V1NetworkPolicySpec(pod_selector=client.V1LabelSelector(),
                                         ingress=[client.V1NetworkPolicyIngressRule()]))]
-    failed = [c.name for c in netpol_intent_checks(allow_all) if not c.ok]
+    failed = [c.name for c in netpol_intent_checks(allow_all) if not c.passed]
     assert "NetworkPolicy: other pod -> Milvus :19530 denied" in failed
 
 

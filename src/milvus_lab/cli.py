@@ -6,6 +6,7 @@ import argparse
 import sys
 
 import httpx
+from rich.markup import escape
 
 from milvus_lab import processes
 from milvus_lab.doctor import run_checks
@@ -16,23 +17,26 @@ from milvus_lab.settings import Settings
 
 def cmd_doctor(settings: Settings, args: argparse.Namespace) -> int:
     checks = run_checks(settings)
-    rows = [(c.name, c.targets, "[green]ok[/]" if c.ok else "[red]missing[/]", c.detail,
-             "" if c.ok else c.fix) for c in checks]
-    console.print(summary_table("milvus-lab doctor", ["prerequisite", "needed by", "status", "found", "fix"], rows))
+    rows = [(escape(c.name), escape(c.targets), "[green]ok[/]" if c.ok else "[red]missing[/]", escape(c.detail))
+            for c in checks]
+    console.print(summary_table("milvus-lab doctor", ["prerequisite", "needed by", "status", "found"], rows))
+    for c in checks:  # fixes on their own lines: whole commands, never cut, brackets kept
+        if not c.ok:
+            console.print(f"[red]✘[/] {escape(c.name)}: [bold]fix:[/] {escape(c.fix)}", soft_wrap=True)
     local_ok = all(c.ok for c in checks if c.targets in ("all", "local"))
     console.print("local target: " + ("[green]ready[/]" if local_ok else "[red]not ready[/] (see fixes)"))
     return 0 if local_ok else 2
 
 
 def cmd_up(settings: Settings, args: argparse.Namespace) -> int:
-    from milvus_lab.bluegreen.catalog import ALIAS
-    from milvus_lab.environment import ensure_baseline
+    from milvus_lab.app.client import search_body
+    from milvus_lab.baseline import ensure_baseline
+    from milvus_lab.releases import ALIAS
     from milvus_lab.targets.local import LocalTarget
 
-    target = LocalTarget(settings)
+    target = LocalTarget(settings, lab="03")  # `up` brings up lab 03's starting point
     base = ensure_baseline(target, rebuild=args.rebuild)
-    query = base.dataset.queries[0].tolist()
-    resp = httpx.post(f"{target.live_url()}/search", json={"vector": query, "k": 5}, timeout=10)
+    resp = httpx.post(f"{target.live_url()}/search", json=search_body(base.dataset.queries[0], 5), timeout=10)
     resp.raise_for_status()
     hits = resp.json()["hits"]
     console.print(f"[green]✔[/] Milvus Lite at {base.milvus_uri}: alias {ALIAS!r} → {base.collection.name} "

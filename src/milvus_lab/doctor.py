@@ -69,7 +69,7 @@ def run_checks(settings: Settings) -> list[Check]:
         checks.append(Check(label, "all", ok, detail, 'pip install -e .'))
     for mod, label in [("kubernetes", "kubernetes client"), ("kubernetes_validate", "kubernetes-validate")]:
         ok, detail = _module(mod)
-        checks.append(Check(label, "kube", ok, detail, 'pip install -e ".[kube]"'))
+        checks.append(Check(label, "kube", ok, detail, 'pip install -e .'))
     for port, owner, env in [(settings.milvus_port, "milvus", "MILVUS_LAB_MILVUS_PORT"),
                              (settings.router_port, "router", "MILVUS_LAB_ROUTER_PORT"),
                              (settings.router_control_port, "router control", "MILVUS_LAB_ROUTER_CONTROL_PORT")]:

@@ -13,6 +13,7 @@ from pathlib import Path
 from milvus_lab.errors import PrerequisiteError
 
 TARGETS = ("local", "compose", "kube")
+ENGINES = ("lite", "standalone")  # Milvus engines of the local target
 
 
 def find_repo_root(start: Path | None = None) -> Path:
@@ -41,6 +42,7 @@ class Settings:
     """Where a lab runs and what it talks to. Immutable: derive a changed copy with `with_()`."""
 
     target: str = "local"
+    milvus: str = "lite"  # the Milvus engine on the local target (MILVUS_LAB_MILVUS)
     repo_root: Path = field(default_factory=find_repo_root)
     milvus_host: str = "127.0.0.1"
     milvus_port: int = 19530
@@ -97,6 +99,11 @@ class Settings:
             raise PrerequisiteError(
                 f"unknown target {settings.target!r}",
                 fix=f"use --target one of {', '.join(TARGETS)} (or MILVUS_LAB_TARGET)",
+            )
+        if settings.milvus not in ENGINES:
+            raise PrerequisiteError(
+                f"unknown Milvus engine {settings.milvus!r}",
+                fix=f"use --milvus one of {', '.join(ENGINES)} (or MILVUS_LAB_MILVUS)",
             )
         return settings
 

@@ -42,7 +42,3 @@ def all_passed(verifications: Iterable[Verification]) -> bool:
     """True when there is at least one verification and none failed: no evidence is not good evidence."""
     items = list(verifications)
     return bool(items) and not any(v.failed for v in items)
-
-
-def first_failure(verifications: Iterable[Verification]) -> Verification | None:
-    return next((v for v in verifications if v.failed), None)

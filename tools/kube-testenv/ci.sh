@@ -34,8 +34,8 @@ fi
 
 # 1. Python side: the package with the kube extra (kubernetes, cryptography).
 if ! "$PYTHON" -c "import milvus_lab.kube.testenv, kubernetes, cryptography, yaml" 2>/dev/null; then
-    echo "ci.sh: installing milvus-lab[kube] into $PYTHON"
-    "$PYTHON" -m pip install --quiet -e "$ROOT[kube]"
+    echo "ci.sh: installing milvus-lab into $PYTHON"
+    "$PYTHON" -m pip install --quiet -e "$ROOT"
 fi
 
 # 2. Go toolchain (k8s 1.33 needs >= 1.24). Debian bookworm's golang-go is too old,

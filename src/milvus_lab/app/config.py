@@ -20,7 +20,6 @@ class ApiConfig:
     collection: str = "products"
     search_params: dict = field(default_factory=lambda: {"ef": 64})
     dim: int = 128
-    max_k: int = 100
     timeout_s: float = 2.0
     fault_error_rate: float = 0.0  # lab 03's injected fault: fail this share of searches
     replica: str = ""  # pod name on kube (downward API), process name locally

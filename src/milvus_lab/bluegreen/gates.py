@@ -31,15 +31,6 @@ class GatePolicy:
     max_p95_ms: float = 1000.0  # the search SLO; probes run while the live version is under load
 
 
-@dataclass(frozen=True)
-class GateCheck:
-    """One condition of the gate: what was observed against what was required."""
-
-    name: str
-    passed: bool
-    observed: str
-    required: str
-
 
 @dataclass(frozen=True)
 class Promotion:

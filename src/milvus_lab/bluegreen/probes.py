@@ -10,17 +10,8 @@ from pymilvus import MilvusClient
 from milvus_lab.bluegreen.gates import CandidateReport
 from milvus_lab.milvus import collections
 from milvus_lab.milvus.collections import IndexSpec
-from milvus_lab.milvus.datasets import CATEGORIES, Dataset, recall_at_k
-
-
-def measure_recall(client: MilvusClient, collection: str, ds: Dataset, index: IndexSpec, k: int = 10) -> float:
-    """recall@k of the collection's index against the dataset's exact ground truth."""
-    found: list[list[int]] = []
-    for start in range(0, len(ds.queries), 50):
-        batch = ds.queries[start:start + 50].tolist()
-        res = client.search(collection, data=batch, limit=k, search_params={"params": index.search})
-        found += [[hit["id"] for hit in hits] for hits in res]
-    return recall_at_k(found, ds.ground_truth, k)
+from milvus_lab.milvus.datasets import CATEGORIES, Dataset
+from milvus_lab.milvus.quality import measure_recall
 
 
 def measure_p95_ms(client: MilvusClient, collection: str, ds: Dataset, index: IndexSpec, n: int = 40) -> float:

@@ -10,7 +10,6 @@ environment by changing `StackOptions`.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -18,18 +17,20 @@ from typing import Any
 from kubernetes import client
 
 from milvus_lab import __version__
-
-# ---- conventions (DESIGN.md section 7) ---------------------------------------------
-PART_OF = "app.kubernetes.io/part-of"
-MANAGED_BY = "app.kubernetes.io/managed-by"
-LAB_LABEL = "milvus-lab/lab"
-NAME_LABEL = "app.kubernetes.io/name"
-COMPONENT_LABEL = "app.kubernetes.io/component"
-VERSION_LABEL = "app.kubernetes.io/version"
-SLOT_LABEL = "milvus-lab/slot"
-PROJECT = "milvus-lab"
-FIELD_MANAGER = "milvus-lab"
-NAMESPACE = "milvus-lab"
+from milvus_lab.kube.labels import (  # noqa: F401  (re-exported: builders and labs name them via m.)
+    COMPONENT_LABEL,
+    FIELD_MANAGER,
+    LAB_LABEL,
+    MANAGED_BY,
+    NAME_LABEL,
+    NAMESPACE,
+    PART_OF,
+    PROJECT,
+    SLOT_LABEL,
+    VERSION_LABEL,
+    lab_labels,
+    lab_selector,
+)
 
 # ---- pinned images (never `latest`) ---------------------------------------------------
 #: Milvus 2.6.15 is the appVersion of the official chart pinned in deploy/helm/.
@@ -66,24 +67,6 @@ HOST_PORTS = {
     NODE_PORTS.milvus_http: 9091,
     NODE_PORTS.prometheus: 9090,
 }
-
-_LAB_RE = re.compile(r"^\d{2}$")
-
-
-def lab_labels(lab: str) -> dict[str, str]:
-    """The labels every object gets: what cleanup and verification select on."""
-    if not _LAB_RE.match(lab):
-        raise ValueError(f"lab must be two digits like '01', got {lab!r}")
-    return {PART_OF: PROJECT, MANAGED_BY: PROJECT, LAB_LABEL: lab}
-
-
-def lab_selector(lab: str | None = None) -> str:
-    """The label selector for everything one lab (or, with None, any lab) made."""
-    parts = [f"{PART_OF}={PROJECT}", f"{MANAGED_BY}={PROJECT}"]
-    if lab:
-        parts.append(f"{LAB_LABEL}={lab}")
-    return ",".join(parts)
-
 
 def _meta(name: str, lab: str, namespace: str | None, **extra: str) -> client.V1ObjectMeta:
     return client.V1ObjectMeta(name=name, namespace=namespace, labels={**lab_labels(lab), **extra})
@@ -328,19 +311,6 @@ def restricted_security_context() -> client.V1SecurityContext:
         capabilities=client.V1Capabilities(drop=["ALL"]),
         seccomp_profile=client.V1SeccompProfile(type="RuntimeDefault"),
     )
-
-
-def search_api_env(
-    slot: str, version: str, namespace: str = NAMESPACE, collection: str = "products", dim: int = 128
-) -> dict[str, str]:
-    """The env of a slot's pods (read by `milvus_lab.app.config.ApiConfig.from_env`)."""
-    return {
-        "MILVUS_LAB_API_SLOT": slot,
-        "MILVUS_LAB_API_VERSION": version,
-        "MILVUS_LAB_MILVUS_URI": f"http://{milvus_service_host(namespace)}:{MILVUS_GRPC_PORT}",
-        "MILVUS_LAB_API_COLLECTION": collection,
-        "MILVUS_LAB_DIM": str(dim),
-    }
 
 
 def search_api_deployment(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from milvus_lab.kube.manifests import FIELD_MANAGER
+from milvus_lab.kube.labels import FIELD_MANAGER
 from milvus_lab.kube.wait import RolloutState, wait_for_rollout
 
 PLURALS = {"Deployment": "deployments", "StatefulSet": "statefulsets"}

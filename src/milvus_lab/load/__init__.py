@@ -15,19 +15,19 @@ _EXPORTS = {
     "LoadResult": "result", "WindowStats": "result", "LiveStats": "result", "Mark": "result",
     "LoadFiles": "result",
     "SecondStats": "timeline", "read_timeline": "timeline",
-    "live_panel": "live", "render_live": "live",
+    "live_panel": "live", "render_live": "live", "open_live_panel": "live",
     "plot_timeline": "plot",
     "LOCUSTFILES": "paths", "locustfile": "paths",
 }
 
 __all__ = [
     "LOCUSTFILES", "LiveStats", "LoadFiles", "LoadResult", "LocustRun", "Mark", "SecondStats",
-    "WindowStats", "check_reachable", "live_panel", "locustfile", "plot_timeline",
+    "WindowStats", "check_reachable", "live_panel", "open_live_panel", "locustfile", "plot_timeline",
     "read_timeline", "render_live", "start_locust",
 ]
 
 if TYPE_CHECKING:
-    from milvus_lab.load.live import live_panel, render_live
+    from milvus_lab.load.live import live_panel, open_live_panel, render_live
     from milvus_lab.load.paths import LOCUSTFILES, locustfile
     from milvus_lab.load.plot import plot_timeline
     from milvus_lab.load.result import LiveStats, LoadFiles, LoadResult, Mark, WindowStats

@@ -114,6 +114,18 @@ class LocustRun:
                 fh.write(json.dumps({"t": mk.t, "label": mk.label}) + "\n")
         return mk
 
+    def wait_for_traffic(self, seconds: float, timeout_s: float = 30.0) -> None:
+        """Wait for the first answered request, then `seconds` of steady traffic (a baseline)."""
+        deadline = time.monotonic() + timeout_s
+        while self.snapshot().total_requests == 0:
+            if time.monotonic() > deadline or not self.running:
+                raise PrerequisiteError(
+                    f"Locust sent no request within {timeout_s:.0f}s. Last log lines "
+                    f"({self.files.log}):\n{_tail(self.files.log)}",
+                    fix=f"read {self.files.log}; is {self.host} answering?")
+            time.sleep(0.2)
+        time.sleep(seconds)
+
     def snapshot(self, window_s: int = 3) -> LiveStats:
         """The latest per-second stats, read by tailing the timeline (cheap; thread-safe)."""
         with self._lock:

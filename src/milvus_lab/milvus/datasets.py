@@ -112,14 +112,6 @@ def exact_top_k(vectors: np.ndarray, queries: np.ndarray, k: int, metric: str = 
     return np.take_along_axis(top, order, axis=1).astype(np.int64)
 
 
-def recall_at_k(found: list[list[int]] | np.ndarray, truth: np.ndarray, k: int) -> float:
-    """Mean fraction of the exact top-k that a search returned in its top-k."""
-    if len(found) != len(truth):
-        raise ValueError(f"{len(found)} results for {len(truth)} queries")
-    if len(truth) == 0:
-        return 0.0
-    hits = sum(len(set(list(f)[:k]) & set(t[:k].tolist())) for f, t in zip(found, truth, strict=True))
-    return hits / (k * len(truth))
 
 
 def dataset_dir(settings: Settings, name: str) -> Path:
