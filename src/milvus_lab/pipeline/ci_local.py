@@ -62,18 +62,23 @@ def _run(tool: str, argv: list[str], cwd: Path, timeout: float = 900, env: dict[
     return ToolRun(tool, argv, code, round(time.monotonic() - t0, 2), out if isinstance(out, str) else str(out))
 
 
-def lint(repo: Path) -> list[ToolRun]:
-    """actionlint (+shellcheck) and both bundled schemas on the committed emitted files."""
-    shellcheck = shutil.which("shellcheck")
-    if not shellcheck:
-        raise PrerequisiteError("shellcheck is not on PATH", fix="apt-get install shellcheck")
+def schemas(repo: Path) -> list[ToolRun]:
+    """check-jsonschema's bundled GitHub workflow and GitLab CI schemas on the emitted files."""
     jsonschema = [sys.executable, "-m", "check_jsonschema"]
     return [
-        _run("actionlint", [built_tool(repo, "actionlint"), f"-shellcheck={shellcheck}", str(GITHUB_PATH)], repo),
         _run("check-jsonschema github", [*jsonschema, "--builtin-schema", "vendor.github-workflows",
                                          str(GITHUB_PATH)], repo),
         _run("check-jsonschema gitlab", [*jsonschema, "--builtin-schema", "vendor.gitlab-ci", str(GITLAB_PATH)], repo),
     ]
+
+
+def lint(repo: Path) -> list[ToolRun]:
+    """actionlint (+shellcheck on every `run:`), then both bundled schemas."""
+    shellcheck = shutil.which("shellcheck")
+    if not shellcheck:
+        raise PrerequisiteError("shellcheck is not on PATH", fix="apt-get install shellcheck")
+    actionlint = built_tool(repo, "actionlint")
+    return [_run("actionlint", [actionlint, f"-shellcheck={shellcheck}", str(GITHUB_PATH)], repo), *schemas(repo)]
 
 
 def scratch_repo(repo: Path, dest: Path, branch: str) -> Path:

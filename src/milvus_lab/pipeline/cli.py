@@ -49,6 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("run", help="run the whole pipeline locally with a live view")
     add_common(r)
     r.add_argument("--inject-failure", choices=INJECTABLE, default=None)
+    r.add_argument("--fail-in", choices=envconfig.ENVIRONMENTS, default="dev",
+                   help="the environment a smoke / post-deploy drill breaks (default dev)")
     r.add_argument("--set", action="append", default=[], metavar="ENV:KEY=VALUE",
                    help="override one environment value, e.g. prod:replicas=2 (validated)")
     r.add_argument("--report", type=Path, default=None, help="write the run as JSON here")
@@ -130,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
         sets = overrides(args.set)
         envconfig.validate(settings.repo_root / ENV_DIR, sets)  # bad values: exit 2, nothing deployed
         osv_scanner(settings.repo_root)  # prerequisite, before anything runs
-        ctx = _context(args, RunContext(inject=args.inject_failure, overrides=sets))
+        ctx = _context(args, RunContext(inject=args.inject_failure, fail_env=args.fail_in, overrides=sets))
         run_context.save(settings, ctx)
         result = run_pipeline(settings, pipeline, ctx, impl, console)
         if args.report:

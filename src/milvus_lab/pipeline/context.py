@@ -20,6 +20,7 @@ class RunContext:
     version: str = ""
     approve: bool = False
     inject: str | None = None
+    fail_env: str = "dev"  # where a smoke / post-deploy drill makes the release bad
     overrides: dict[str, dict[str, object]] = field(default_factory=dict)  # env -> config overlay (--set)
     artifact: dict[str, object] = field(default_factory=dict)  # path, digest, size
     tags: list[str] = field(default_factory=list)

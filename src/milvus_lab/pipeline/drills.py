@@ -7,6 +7,7 @@
 - vuln: a lockfile pinning jinja2 2.10 (osv-scanner: GHSA-462w-v97r-4m45 in the fixture DB)
 - smoke: the release starts but its searches are refused (wrong vector dimension)
 - post-deploy: the release passes the smoke test but fails every search under concurrency
+  (both in one environment, dev unless `--fail-in staging|prod`)
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ def fault_files(settings: Settings, inject: str | None, kind: str) -> list[str]:
     return [str(path)]
 
 
-def release_fault(inject: str | None) -> dict[str, str]:
-    """Environment variables that make the deployed release bad (smoke / post-deploy drills)."""
-    return dict(RELEASE_FAULTS.get(inject or "", {}))
+def release_fault(inject: str | None, env: str, fail_env: str = "dev") -> dict[str, str]:
+    """Environment variables that make the release deployed to `env` bad (smoke / post-deploy
+    drills, only in `fail_env`: a failure in staging shows dev promoted and prod never reached)."""
+    return dict(RELEASE_FAULTS.get(inject or "", {})) if env == fail_env else {}

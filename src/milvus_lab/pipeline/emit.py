@@ -144,6 +144,12 @@ def rendered(repo: Path) -> dict[Path, str]:
     return {GITHUB_PATH: github(p), GITLAB_PATH: gitlab(p)}
 
 
+def stale(repo: Path) -> list[Path]:
+    """The emitted files that differ from what the definition generates now."""
+    return [rel for rel, text in rendered(repo).items()
+            if not (repo / rel).exists() or (repo / rel).read_text() != text]
+
+
 def main(repo: Path, check: bool, console: Console) -> int:
     """Write both files, or (--check) exit 1 naming each stale one with its diff."""
     stale = 0

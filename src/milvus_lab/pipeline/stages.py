@@ -225,7 +225,7 @@ def _deploy(run: StageRun, env: str) -> str:
     search = cfg["search"]
     assert isinstance(search, dict)
     run.ctx.milvus_uri = backend.ensure_backend(run.settings, str(search["collection"]), run.ctx.target_milvus)
-    release = deploy.Release(env, digest, cfg, drills.release_fault(run.ctx.inject))
+    release = deploy.Release(env, digest, cfg, drills.release_fault(run.ctx.inject, env, run.ctx.fail_env))
     run.commands.append(f"deploy {digest[:19]} -> {env} x{cfg['replicas']}")
     done = deploy.deploy(run.settings, run.registry, release, run.ctx.milvus_uri)
     if str(deploy.unpack(run.registry, digest, run.settings)) not in done.imported_from:
