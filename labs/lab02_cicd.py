@@ -19,6 +19,8 @@ import re
 from milvus_lab.verification import Verification
 
 ORDER = ("dev", "staging", "prod")
+HEX = re.compile(r"[0-9a-f]+")  # a git commit id, lowercased
+NOT_TAG_SAFE = re.compile(r"[^a-z0-9._-]+")  # a run of characters a tag may not hold
 
 
 def release_tags(version: str, git_sha: str, branch: str) -> list[str]:

@@ -18,6 +18,8 @@ import re
 from milvus_lab.verification import Verification
 
 ORDER = ("dev", "staging", "prod")
+HEX = re.compile(r"[0-9a-f]+")  # a git commit id, lowercased
+NOT_TAG_SAFE = re.compile(r"[^a-z0-9._-]+")  # a run of characters a tag may not hold
 
 
 def release_tags(version: str, git_sha: str, branch: str) -> list[str]:
@@ -35,11 +37,11 @@ def release_tags(version: str, git_sha: str, branch: str) -> list[str]:
     if not version.strip():
         raise ValueError("version is empty")
     sha = git_sha.strip().lower()
-    if len(sha) < 7 or not re.fullmatch(r"[0-9a-f]+", sha):
+    if len(sha) < 7 or not HEX.fullmatch(sha):
         raise ValueError(f"git sha {git_sha!r} is not a hex commit id")
     name = branch.strip()
     name = name.removeprefix("refs/heads/")
-    slug = re.sub(r"[^a-z0-9._-]+", "-", name.lower()).strip("-")
+    slug = NOT_TAG_SAFE.sub("-", name.lower()).strip("-")
     if not slug:
         raise ValueError(f"branch {branch!r} gives an empty tag")
     return [version.strip()[:128], f"sha-{sha[:12]}", f"branch-{slug}"[:128]]

@@ -97,15 +97,16 @@ def stop(settings: Settings, env: str) -> int:
     return sum(processes.stop_process(settings, r.name) for r in processes.list_records(settings, f"{PREFIX}{env}-"))
 
 
-def _healthy(url: str) -> bool:
+def _ready(url: str) -> bool:
+    """/readyz: the replica reaches Milvus and its collection is loaded (not only "process up")."""
     try:
-        return httpx.get(f"{url}/healthz", timeout=2.0).status_code == 200
+        return httpx.get(f"{url}/readyz", timeout=15.0).status_code == 200
     except httpx.HTTPError:
         return False
 
 
 def deploy(settings: Settings, registry: Registry, release: Release, milvus_uri: str,
-           timeout: float = 90.0) -> Deployed:
+           timeout: float = 180.0) -> Deployed:
     """Replace the environment's replicas with `release` (new ones healthy before old ones stop)."""
     t0 = time.monotonic()
     release_dir = unpack(registry, release.digest, settings)
@@ -128,7 +129,7 @@ def deploy(settings: Settings, registry: Registry, release: Release, milvus_uri:
     try:
         for rec in started:
             url = f"http://127.0.0.1:{rec.port}"
-            processes.wait_until(rec, lambda url=url: _healthy(url), timeout, f"{release.env} replica {rec.name}")
+            processes.wait_until(rec, lambda url=url: _ready(url), timeout, f"{release.env} replica {rec.name}")
     except Exception:
         for rec in started:
             processes.stop_process(settings, rec.name)

@@ -9,6 +9,10 @@ from dataclasses import dataclass, field
 
 import httpx
 
+# generous per request: a loaded 2-core machine can stall a healthy replica for seconds;
+# a bad release fails with an HTTP status, not with a slow answer
+TIMEOUT_S = 30.0
+
 
 @dataclass
 class GateResult:
@@ -33,7 +37,7 @@ def smoke(urls: list[str], version: str, requests: int, dim: int = 128) -> GateR
     problems: list[str] = []
     sent = errors = 0
     statuses: dict[str, int] = {}
-    with httpx.Client(timeout=5.0) as client:
+    with httpx.Client(timeout=TIMEOUT_S) as client:
         for url in urls:
             try:
                 if client.get(f"{url}/healthz").status_code != 200:
@@ -72,7 +76,7 @@ def watch(urls: list[str], requests: int, max_error_ratio: float, concurrency: i
         except httpx.HTTPError as exc:
             return type(exc).__name__
 
-    with httpx.Client(timeout=5.0, limits=httpx.Limits(max_connections=concurrency * 2)) as client, \
+    with httpx.Client(timeout=TIMEOUT_S, limits=httpx.Limits(max_connections=concurrency * 2)) as client, \
             ThreadPoolExecutor(concurrency) as pool:
         for code in pool.map(one, range(requests)):
             statuses[code] = statuses.get(code, 0) + 1

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import httpx
 
-from milvus_lab.pipeline import deploy
+from milvus_lab.pipeline import deploy, health
 from milvus_lab.pipeline.context import RunContext
 from milvus_lab.pipeline.definition import Pipeline
 from milvus_lab.pipeline.runner import PipelineRun
@@ -28,12 +28,16 @@ def stage_checks(result: PipelineRun) -> list[Verification]:
     for r in result.results:
         if r.status in ("passed", "failed"):
             hint = "" if r.status == "passed" else f"the tool's output is in the report; re-run: {r.commands[-1] if r.commands else r.name}"
-            out.append(Verification(f"stage {r.name}", r.status == "passed", f"{r.seconds:.1f}s: {r.detail}",
+            out.append(Verification(f"stage {r.name}", r.status == "passed", f"{r.seconds:.1f}s: {_short(r.detail)}",
                                     "the tool exits 0" if r.name in CHECK_STAGES else "the gate passes", hint))
     return out
 
 
 CHECK_STAGES = ("lint", "unit-tests", "security", "sbom")
+
+
+def _short(text: str, limit: int = 90) -> str:
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 def _env_of(pipeline: Pipeline, stage: str) -> str | None:
@@ -103,9 +107,13 @@ def rolled_back(result: PipelineRun, pipeline: Pipeline, ctx: RunContext, settin
     live = serving(settings, env)
     to = back["to"]
     want = {str(to).split(":", 1)[1][:12]} if to else set()
-    return [Verification(ROLLED_BACK, live == want,
-                         f"{env} serves {', '.join(sorted(live)) or 'nothing'} (was {str(back['from'])[:19]})",
-                         f"{env} serves {', '.join(want) or 'nothing (no earlier verified release)'}",
+    ok, answers = live == want, ""
+    if ok and to:  # the same digest may come back without the fault: it must answer searches again
+        check = health.smoke(deploy.urls(settings, env), next(iter(want)), requests=3)
+        ok, answers = check.passed, f"; smoke after rollback: {check.detail}"
+    return [Verification(ROLLED_BACK, ok,
+                         f"{env} serves {', '.join(sorted(live)) or 'nothing'} (was {str(back['from'])[:19]}){answers}",
+                         f"{env} serves {', '.join(want) or 'nothing (no earlier verified release)'} and answers",
                          f"a rollback re-deploys the previous verified digest of {env} ({deploy.PREFIX}{env}-* replicas)")]
 
 
