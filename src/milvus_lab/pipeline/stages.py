@@ -115,7 +115,11 @@ def lint(run: StageRun) -> str:
 
 def unit_tests(run: StageRun) -> str:
     extra = drills.fault_files(run.settings, run.ctx.inject, "test")
-    proc = run.tool(py("pytest", "-q", "-p", "no:cacheprovider", "--no-header", *run.paths("tests"), *extra))
+    # its own basetemp in the state dir: pytest prunes old /tmp/pytest-of-<user>/pytest-N dirs,
+    # which may be the caller's (a test running this lab keeps its Milvus data there)
+    basetemp = run.settings.path("pipeline", "pytest-tmp")
+    proc = run.tool(py("pytest", "-q", "-p", "no:cacheprovider", "--no-header", f"--basetemp={basetemp}",
+                       *run.paths("tests"), *extra))
     return proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else "pytest passed"
 
 
