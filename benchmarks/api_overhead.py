@@ -192,7 +192,7 @@ def bring_up(settings: Settings) -> tuple[datasets.Dataset, str, str]:
 
     client = MilvusClient(uri=endpoint.uri, timeout=30)
     try:
-        collections.ensure_collection(client, COLLECTION, ds, INDEX, show_progress=False)
+        collections.ensure_collection(client, COLLECTION, ds, INDEX)
     finally:
         client.close()
     cfg = ApiConfig(slot="blue", version="v1", milvus_uri=endpoint.uri, collection=COLLECTION,

@@ -42,7 +42,7 @@ from milvus_lab.kube.apply import KubeObject
 from milvus_lab.kube.scale import kubectl_scale_command
 from milvus_lab.kube.wait import wait_for_rollout
 from milvus_lab.labkit import Drill, LabRun, LabSpec, lab_main, notebook_finish, notebook_run
-from milvus_lab.load import locustfile, open_live_panel, start_locust
+from milvus_lab.load import live_panel, start_search_load
 from milvus_lab.milvus import collections, datasets
 from milvus_lab.milvus.client import connect
 from milvus_lab.releases import ALIAS, V1
@@ -88,10 +88,11 @@ def render_and_validate(run: LabRun) -> list[KubeObject]:
                   "Python builders produce typed objects; each carries the labels app.kubernetes.io/part-of, "
                   "app.kubernetes.io/managed-by and milvus-lab/lab=01, which is how cleanup finds them.",
                   "ls .milvus-lab/manifests/01/"):
-        opts = m.StackOptions(namespace=run.settings.namespace, milvus=run.args.installer == "manifests")
-        objs = m.stack(opts, api_secret(run.settings), run.impl.builders())
+        opts = m.StackOptions("01", namespace=run.settings.namespace, milvus=run.args.installer == "manifests")
+        builders = run.impl.builders()
+        objs = m.stack(opts, api_secret(run.settings), builders)
         if run.args.inject_invalid:
-            objs += broken_objects(opts.namespace)
+            objs += broken_objects(opts.namespace, builders)
             run.warn("--inject-invalid: added 2 broken objects")
         paths = write_manifests(objs, run.settings.path("manifests", "01", "x").parent)
         run.section["manifests"] = [str(p) for p in paths]
@@ -146,8 +147,10 @@ def on_kube(run: LabRun, objs: list[KubeObject], target: KubeTarget) -> None:
             run.result(True, f"helm release {helm.RELEASE} ({helm.CHART} {helm.CHART_VERSION}) deployed")
             apply_step(run, conn, milvus)
         else:
-            apply_step(run, conn, [*storage.static_volumes(conn, m.StackOptions(namespace=ns)), *milvus])
-            run.result(True, wait_for_rollout(conn, "StatefulSet", m.MILVUS_NAME, ns, timeout=900).line)
+            apply_step(run, conn, [*storage.static_volumes(conn, m.StackOptions("01", namespace=ns)), *milvus])
+            with run.progress() as bars:
+                run.result(True, wait_for_rollout(conn, "StatefulSet", m.MILVUS_NAME, ns, timeout=900,
+                                                  on_progress=bars).line)
     with run.step("Load vectors into Milvus", f"Through the NodePort (kind maps it to 127.0.0.1): the "
                   f"{V1.dataset.n:,}-row catalogue, an index, and the alias '{ALIAS}' the API searches.",
                   f"MilvusClient('{run.settings.milvus_uri}').create_collection('{V1.collection}', ...)"):
@@ -156,8 +159,9 @@ def on_kube(run: LabRun, objs: list[KubeObject], target: KubeTarget) -> None:
         else:
             client = connect(target.ensure_milvus())
             try:
-                status = collections.ensure_collection(client, V1.collection,
-                                                       datasets.ensure_dataset(run.settings, V1.dataset), V1.index)
+                with run.progress() as bars:
+                    status = collections.ensure_collection(client, V1.collection, datasets.ensure_dataset(
+                        run.settings, V1.dataset), V1.index, on_progress=bars)
                 collections.point_alias(client, ALIAS, V1.collection)
             finally:
                 client.close()
@@ -166,7 +170,9 @@ def on_kube(run: LabRun, objs: list[KubeObject], target: KubeTarget) -> None:
                   "liveness probes, a restricted securityContext and requests/limits; the Service selects slot=blue.",
                   f"kubectl rollout status deployment/search-api-blue -n {ns}"):
         apply_step(run, conn, api)
-        run.result(True, wait_for_rollout(conn, "Deployment", "search-api-blue", ns, timeout=300).line)
+        with run.progress() as bars:
+            run.result(True, wait_for_rollout(conn, "Deployment", "search-api-blue", ns, timeout=300,
+                                              on_progress=bars).line)
     with run.step("Verify", "Read everything back from the API server: DNS names, the Service's endpoints, "
                   "HPA, PDB, NetworkPolicies (present, and what they allow).",
                   f"kubectl get svc,endpointslices,hpa,pdb,networkpolicy -n {ns}"):
@@ -197,7 +203,8 @@ def on_local(run: LabRun, objs: list[KubeObject]) -> None:
     with run.step("Milvus and 2 API replicas behind the router", "Milvus plays the StatefulSet, two uvicorn "
                   "processes the Deployment's pods, the router the Service. A replica joins the pool only after "
                   "/readyz answers 200.", apply.kubectl_apply_command(".milvus-lab/manifests/01/")):
-        base = ensure_baseline(target, V1)
+        with run.progress() as bars:
+            base = ensure_baseline(target, V1, on_progress=bars)
         run.result(True, f"Milvus {base.milvus_uri}; {base.collection.name}: {base.collection.rows:,} rows; "
                          f"slot {V1.slot} x{len(base.backends)} behind {target.live_url()}")
     with run.step("Service discovery", "Clients use one stable address (the router, like a Service's DNS name); "
@@ -212,18 +219,13 @@ def on_local(run: LabRun, objs: list[KubeObject]) -> None:
                   "to the pool. Down: out of the pool first, then a graceful stop. Any failed request fails the lab.",
                   "\n".join(kubectl_scale_command("Deployment", "search-api-blue", settings.namespace, n)
                             for n in SCALE_STEPS)):
-        load = start_locust(locustfile("search_api"), target.live_url(), users=4, spawn_rate=4, run_time_s=None,
-                            out_dir=settings.path("load", "01"),
-                            env={"MILVUS_LAB_DATASET_DIR": str(datasets.dataset_dir(settings, V1.dataset.name)),
-                                 "MILVUS_LAB_EXPECT_VERSIONS": V1.version, "MILVUS_LAB_USER_RPS": "3"})
+        load = start_search_load(settings, "01", "search_api", target.live_url(), users=4, user_rps=3,
+                                 dataset=V1.dataset, versions=[V1.version])
         run.on_exit(load.stop)
-        close_panel = open_live_panel(load, title="light load")
-        try:
+        with live_panel(load, title="light load"):
             load.wait_for_traffic(seconds=2)
             scaled = [checks.scale_under_load(settings, target, V1.slot, n, load) for n in SCALE_STEPS]
-        finally:
-            close_panel()
-            load.stop()
+        load.stop()
         result = load.result()
         run.section["load"] = {k: v for k, v in result.summary().items() if k != "history"}
         run.record(*scaled)
@@ -271,7 +273,8 @@ def clean(run: LabRun) -> None:
             conn = run.target.conn
             if helm.release_exists(run.settings.namespace, conn.context):
                 run.result(True, f"helm release uninstalled, {helm.uninstall(conn, run.settings.namespace)} PVCs deleted")
-            result = cleanup.cleanup(conn, "01")
+            with run.progress() as bars:
+                result = cleanup.cleanup(conn, "01", on_progress=bars)
             for kind, n in sorted(result.counts().items()):
                 run.result(True, f"{kind}: {n} deleted")
         else:

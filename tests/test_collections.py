@@ -23,8 +23,7 @@ def _search_ids(client: MilvusClient, name: str, dataset: Dataset, params: dict)
 
 def _ensure(client: MilvusClient, name: str, dataset: Dataset, index: IndexSpec,
             rebuild: bool = False) -> collections.CollectionStatus:
-    return ensure_collection(client, name, dataset, index, rebuild=rebuild, batch=1_000,
-                             show_progress=False)
+    return ensure_collection(client, name, dataset, index, rebuild=rebuild, batch=1_000)
 
 
 def test_build_then_reuse(milvus_client: MilvusClient, small_dataset: Dataset) -> None:

@@ -57,8 +57,7 @@ def _stack(root: Path) -> Iterator[Stack]:
         spec = datasets.DatasetSpec(name="products-v1", n=500, dim=DIM, n_queries=20, k=5)
         ds = datasets.ensure_dataset(settings, spec)
         client = MilvusClient(uri=endpoint.uri)
-        collections.ensure_collection(client, "products_v1", ds, collections.IndexSpec.flat(),
-                                      show_progress=False)
+        collections.ensure_collection(client, "products_v1", ds, collections.IndexSpec.flat())
         collections.point_alias(client, "products", "products_v1")
         _create_empty_collection(client, "products_empty")  # the bad release: no rows at all
         client.close()

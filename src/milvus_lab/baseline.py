@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from milvus_lab.milvus import collections, datasets
 from milvus_lab.milvus.client import connect
 from milvus_lab.milvus.collections import CollectionStatus
+from milvus_lab.progress import OnProgress, ignore
 from milvus_lab.releases import ALIAS, V1, Release
 from milvus_lab.targets.base import Target
 
@@ -25,7 +26,8 @@ class Baseline:
     dataset: datasets.Dataset
 
 
-def ensure_baseline(target: Target, release: Release = V1, rebuild: bool = False) -> Baseline:
+def ensure_baseline(target: Target, release: Release = V1, rebuild: bool = False,
+                    on_progress: OnProgress = ignore) -> Baseline:
     """Milvus up, the release's collection complete, alias on it, its slot live (reused when complete)."""
     uri = target.ensure_milvus()
     client = connect(uri)
@@ -34,7 +36,7 @@ def ensure_baseline(target: Target, release: Release = V1, rebuild: bool = False
         # a collection no alias serves can be rebuilt safely; one users read needs --rebuild
         serving = collections.alias_target(client, ALIAS) == release.collection
         status = collections.ensure_collection(client, release.collection, ds, release.index,
-                                               rebuild=rebuild or not serving)
+                                               rebuild=rebuild or not serving, on_progress=on_progress)
         before = collections.point_alias(client, ALIAS, release.collection)
     finally:
         client.close()

@@ -11,7 +11,7 @@ from rich.markup import escape
 from milvus_lab import processes
 from milvus_lab.doctor import run_checks
 from milvus_lab.errors import LabError
-from milvus_lab.report import console, summary_table
+from milvus_lab.report import console, progress_bars, summary_table
 from milvus_lab.settings import Settings
 
 
@@ -35,7 +35,8 @@ def cmd_up(settings: Settings, args: argparse.Namespace) -> int:
     from milvus_lab.targets.local import LocalTarget
 
     target = LocalTarget(settings, lab="03")  # `up` brings up lab 03's starting point
-    base = ensure_baseline(target, rebuild=args.rebuild)
+    with progress_bars() as bars:
+        base = ensure_baseline(target, rebuild=args.rebuild, on_progress=bars)
     resp = httpx.post(f"{target.live_url()}/search", json=search_body(base.dataset.queries[0], 5), timeout=10)
     resp.raise_for_status()
     hits = resp.json()["hits"]

@@ -15,7 +15,7 @@ import inspect
 import signal
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -25,7 +25,8 @@ from rich.markup import escape
 
 from milvus_lab import lab_report
 from milvus_lab.errors import LabError, PrerequisiteError
-from milvus_lab.report import Narrator, StepRecord, console, settings_table
+from milvus_lab.progress import OnProgress
+from milvus_lab.report import Narrator, StepRecord, console, progress_bars, settings_table
 from milvus_lab.settings import ENGINES, TARGETS, Settings, find_repo_root
 from milvus_lab.targets import Capability, Target, get_target
 from milvus_lab.targets.capabilities import missing, refuse
@@ -128,6 +129,10 @@ class LabRun:
 
     def artifact(self, path: Path | str, description: str) -> None:
         self.artifacts.append(Artifact(str(path), description))
+
+    def progress(self) -> AbstractContextManager[OnProgress]:
+        """Bars for the long work of low layers: `with run.progress() as p: insert(..., on_progress=p)`."""
+        return progress_bars()
 
     def on_exit(self, callback: Callable[[], None]) -> None:
         """Run at the end whatever happens (Ctrl-C and errors too), last registered first."""

@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from milvus_lab.errors import PrerequisiteError
+from milvus_lab.polling import poll_until
 from milvus_lab.settings import Settings
 
 
@@ -142,22 +143,19 @@ def wait_until(
     rec: ProcessRecord, ready: Callable[[], bool], timeout: float, what: str
 ) -> None:
     """Poll `ready()` until true; a process that exits or a timeout raises with its log tail."""
-    deadline = time.monotonic() + timeout
-    delay = 0.05
-    while time.monotonic() < deadline:
-        if not _running(rec.pid):
-            raise PrerequisiteError(
-                f"{what} exited during start-up. Last log lines ({rec.log}):\n{log_tail(rec.log)}",
-                fix=f"read {rec.log}; then `milvus-lab down` and try again",
-            )
-        if ready():
-            return
-        time.sleep(delay)
-        delay = min(delay * 1.5, 0.5)
-    raise PrerequisiteError(
-        f"{what} did not become ready within {timeout:.0f}s. Last log lines:\n{log_tail(rec.log)}",
-        fix=f"read {rec.log}; `milvus-lab down` stops what was started",
-    )
+
+    def exited() -> str | None:
+        if _running(rec.pid):
+            return None
+        return f"exited during start-up. Last log lines ({rec.log}):\n{log_tail(rec.log)}"
+
+    try:
+        poll_until(ready, timeout=timeout, what=what, failed=exited, first_interval=0.05,
+                   fix=f"read {rec.log}; then `milvus-lab down` and try again")
+    except PrerequisiteError as exc:
+        if "timed out" in exc.message:
+            exc.message += f". Last log lines:\n{log_tail(rec.log)}"
+        raise
 
 
 def _running(pid: int) -> bool:

@@ -16,9 +16,18 @@ from typing import Any
 
 from rich.console import Console, Group
 from rich.panel import Panel
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 from rich.text import Text
+
+from milvus_lab.progress import OnProgress, ProgressUpdate
 
 console = Console(highlight=False)
 
@@ -121,16 +130,21 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-def progress() -> Progress:
-    """The one progress-bar style used for long work (inserts, waits, builds)."""
-    return Progress(
-        TextColumn("  {task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=False,
-    )
+@contextmanager
+def progress_bars() -> Iterator[OnProgress]:
+    """Draw the `ProgressUpdate`s of low layers as rich bars, one per task (the one style)."""
+    bars = Progress(TextColumn("  {task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), console=console, transient=False)
+    tasks: dict[str, TaskID] = {}
+
+    def draw(update: ProgressUpdate) -> None:
+        description = update.description or update.task
+        if update.task not in tasks:
+            tasks[update.task] = bars.add_task(description, total=update.total)
+        bars.update(tasks[update.task], completed=update.done, total=update.total, description=description)
+
+    with bars:
+        yield draw
 
 
 def jsonable(value: Any) -> Any:

@@ -23,12 +23,12 @@ def api_secret(settings: Settings) -> dict[str, str]:
     return {key: value}
 
 
-def broken_objects(namespace: str) -> list[KubeObject]:
+def broken_objects(namespace: str, builders: m.Builders) -> list[KubeObject]:
     """Two mistakes people make: a misspelt field and an API version Kubernetes removed."""
     dep = apply.to_dict(m.search_api_deployment("broken", namespace=namespace, lab="01"))
     dep["metadata"]["name"] = "search-api-broken"
     dep["spec"]["replica"] = dep["spec"].pop("replicas")
-    hpa = apply.to_dict(m.horizontal_pod_autoscaler("search-api-broken", namespace, lab="01"))
+    hpa = apply.to_dict(builders.hpa("search-api-broken", namespace, "01"))
     hpa["apiVersion"] = "autoscaling/v2beta2"
     return [dep, hpa]
 

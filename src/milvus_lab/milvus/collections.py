@@ -15,7 +15,7 @@ from pymilvus import DataType, MilvusClient
 
 from milvus_lab.errors import PrerequisiteError
 from milvus_lab.milvus.datasets import Dataset
-from milvus_lab.report import progress
+from milvus_lab.progress import OnProgress, ProgressUpdate, ignore
 
 INDEX_TYPES = ("HNSW", "IVF_FLAT", "IVF_SQ8", "FLAT")
 
@@ -154,7 +154,7 @@ def ensure_collection(
     index: IndexSpec,
     rebuild: bool = False,
     batch: int = 2_000,
-    show_progress: bool = True,
+    on_progress: OnProgress = ignore,
 ) -> CollectionStatus:
     """Reuse a complete collection, else build it: create, insert (batched), flush, index, load."""
     expected = dataset.spec.n
@@ -177,12 +177,10 @@ def ensure_collection(
 
     client.create_collection(name, schema=schema(dataset), index_params=index_params(index),
                              consistency_level="Strong")
-    with progress() as bar:
-        task = bar.add_task(f"insert {name}", total=expected, visible=show_progress)
-        for start in range(0, expected, batch):
-            stop = min(start + batch, expected)
-            client.insert(name, dataset.rows(start, stop))
-            bar.update(task, completed=stop)
+    for start in range(0, expected, batch):
+        stop = min(start + batch, expected)
+        client.insert(name, dataset.rows(start, stop))
+        on_progress(ProgressUpdate(f"insert {name}", stop, expected))
     client.flush(name)
     client.load_collection(name)
     status = CollectionStatus(name, row_count(client, name), expected, current_index(client, name),

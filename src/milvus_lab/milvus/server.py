@@ -10,12 +10,12 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from milvus_lab import processes
 from milvus_lab.errors import PrerequisiteError
+from milvus_lab.polling import poll_until
 from milvus_lab.settings import Settings
 
 SERVER_NAME = "milvus-lite"
@@ -138,13 +138,8 @@ def stop_server(settings: Settings) -> bool:
 
 def wait_for_uri(uri: str, timeout: float = 30.0) -> None:
     """Wait for an external Milvus (compose/kube) to answer, or say how to start it."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if answers(uri):
-            return
-        time.sleep(0.5)
-    raise PrerequisiteError(
-        f"no Milvus answers at {uri}",
+    poll_until(
+        lambda: answers(uri), timeout=timeout, what=f"a Milvus answering at {uri}",
         fix="start it (`docker compose up -d` for compose, `kind create cluster --config "
             "kind-config.yaml` + lab 01 for kube), or check MILVUS_LAB_MILVUS_HOST/PORT",
     )

@@ -105,7 +105,7 @@ class KubeTarget:
         objs += [s for s in self.services(cfg.slot) if not self._service_exists(s.metadata.name)]
         apply_objects(self.conn, objs)
         wait_for_rollout(self.conn, "Deployment", f"{m.API_NAME}-{cfg.slot}", self.namespace,
-                         timeout=300, show_progress=False)
+                         timeout=300)
         return [f"deployment/{m.API_NAME}-{cfg.slot}"]
 
     # traffic ------------------------------------------------------------------
@@ -175,7 +175,7 @@ class KubeTarget:
     def cleanup(self) -> None:
         from milvus_lab.kube.cleanup import cleanup
 
-        cleanup(self.conn, self.lab, namespace=self.namespace, show_progress=False)
+        cleanup(self.conn, self.lab, namespace=self.namespace)
 
     def describe(self) -> dict[str, str]:
         return {"target": f"kube (context {self.settings.kube_context or 'kind-milvus-lab'})",

@@ -15,7 +15,6 @@ import random
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,6 +24,8 @@ from typing import Any
 import numpy as np
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+
+from milvus_lab.polling import poll_until
 
 CATEGORIES = ["books", "garden", "toys"]
 
@@ -55,16 +56,14 @@ def free_port() -> int:
 
 
 def wait_port(port: int, proc: subprocess.Popen[bytes], log: Path, timeout_s: float = 30) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"process exited: {log.read_text(errors='replace')[-2000:]}")
+    def listening() -> bool:
         with socket.socket() as s:
             s.settimeout(0.2)
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.1)
-    raise RuntimeError(f"port {port} not open after {timeout_s}s: {log.read_text()[-2000:]}")
+            return s.connect_ex(("127.0.0.1", port)) == 0
+
+    poll_until(listening, timeout=timeout_s, interval=0.1, what=f"port {port} to open",
+               failed=lambda: None if proc.poll() is None else "the process exited",
+               fix=f"read {log}: {log.read_text(errors='replace')[-2000:]}")
 
 
 @dataclass
