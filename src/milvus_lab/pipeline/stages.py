@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 
+from pymilvus.exceptions import MilvusException
+
 from milvus_lab.errors import PrerequisiteError
 from milvus_lab.pipeline import backend, deploy, drills, envconfig, health
 from milvus_lab.pipeline.artifact import BuildFailed, build_wheel, git
@@ -228,7 +230,11 @@ def _deploy(run: StageRun, env: str) -> str:
     cfg = _configs(run)[env]
     search = cfg["search"]
     assert isinstance(search, dict)
-    run.ctx.milvus_uri = backend.ensure_backend(run.settings, str(search["collection"]), run.ctx.target_milvus)
+    try:
+        run.ctx.milvus_uri = backend.ensure_backend(run.settings, str(search["collection"]), run.ctx.target_milvus)
+    except MilvusException as exc:  # the environment's backing service is down: the deploy fails, no crash
+        raise StageFailed(f"Milvus at {run.ctx.target_milvus or run.settings.milvus_uri} unusable: {exc.message}",
+                          "check that Milvus runs (milvus-lab doctor) and re-run") from exc
     release = deploy.Release(env, digest, cfg, drills.release_fault(run.ctx.inject, env, run.ctx.fail_env))
     run.commands.append(f"deploy {digest[:19]} -> {env} x{cfg['replicas']}")
     done = deploy.deploy(run.settings, run.registry, release, run.ctx.milvus_uri)
