@@ -80,5 +80,5 @@ def test_unimplemented_finds_the_todos() -> None:
     from milvus_lab.labkit import load_impl
 
     assert unimplemented(load_impl("lab03_blue_green", "labs")) == [
-        "gate_passed", "pre_promotion_gate", "promote", "rollback_decision"]
+        "gate_passed", "measurement_failed", "pre_promotion_gate", "promote", "rollback_decision"]
     assert unimplemented(load_impl("lab03_blue_green", "solutions")) == []

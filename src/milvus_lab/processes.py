@@ -63,8 +63,13 @@ def read_record(settings: Settings, name: str) -> ProcessRecord | None:
 
 
 def list_records(settings: Settings, prefix: str = "") -> list[ProcessRecord]:
+    """Our process records; none when the run directory does not exist (or is not a
+    directory: `doctor` reports an unusable state dir instead of crashing on it)."""
+    directory = settings.state_dir / "run"
+    if not directory.is_dir():
+        return []
     records = []
-    for path in sorted(run_dir(settings).glob(f"{prefix}*.json")):
+    for path in sorted(directory.glob(f"{prefix}*.json")):
         rec = read_record(settings, path.stem)
         if rec:
             records.append(rec)
