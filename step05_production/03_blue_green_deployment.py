@@ -337,11 +337,11 @@ if release:
 
 # %%
 if release:
-    ops.start_load()
+    release.start_load()
 
 # %%
 if release:
-    ops.build_candidate()
+    release.build_candidate()
 
 # %%
 if release:
