@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -57,4 +58,8 @@ def run_drill(spec: LabSpec, drill: Drill, home: Path, env: dict[str, str] | Non
                           cwd=ROOT, env=full_env, capture_output=True, text=True, timeout=timeout,
                           stdin=subprocess.DEVNULL)
     data = json.loads(report.read_text()) if report.exists() else {}
+    keep = os.environ.get("MILVUS_LAB_KEEP_DRILL_REPORTS")  # a directory: every drill's report, for figures
+    if keep and report.exists():
+        Path(keep).mkdir(parents=True, exist_ok=True)
+        shutil.copy(report, Path(keep) / report.name)
     return DrillRun(proc.returncode, data, proc.stdout + proc.stderr)
