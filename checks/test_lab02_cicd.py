@@ -14,7 +14,7 @@ from conftest import attempt
 
 from milvus_lab.pipeline.registry import Registry
 
-SHA = "0123456789ABCDEF0123456789abcdef01234567"
+SHA = "0123456789ABCDEF0123456789abcdef01234567"  # pragma: allowlist secret (a made-up commit)
 TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 
 

@@ -5,7 +5,8 @@
 - test: a test that asserts something false (pytest)
 - secret: a file holding an AWS-style access key (detect-secrets)
 - vuln: a lockfile pinning jinja2 2.10 (osv-scanner: GHSA-462w-v97r-4m45 in the fixture DB)
-- smoke: the release starts but its searches are refused (wrong vector dimension)
+- smoke: the release starts and is ready but refuses its clients' searches (wrong vector
+  dimension: built for another embedding model, it serves a 64-d collection to 128-d clients)
 - post-deploy: the release passes the smoke test but fails every search under concurrency
   (both in one environment, dev unless `--fail-in staging|prod`)
 """
@@ -22,8 +23,13 @@ _SOURCES = {
     "secret": ("drill_settings.py", f'AWS_ACCESS_KEY_ID = "{_KEY}"\n'),
     "vuln": ("drill-requirements.lock", "jinja2==2.10\n"),
 }
+# The smoke fault must pass /readyz (whose warm-up search uses the replica's own dimension
+# and collection) and fail only the smoke test, which searches as the clients do: a 64-d
+# release against the 128-d collection would never become ready (a stalled rollout, not a
+# smoke failure), so the bad release gets its own 64-d collection (made by the deploy).
+SMOKE_DIM = 64
 RELEASE_FAULTS = {
-    "smoke": {"MILVUS_LAB_DIM": "64"},
+    "smoke": {"MILVUS_LAB_DIM": str(SMOKE_DIM), "MILVUS_LAB_API_COLLECTION": f"pipeline_smoke_{SMOKE_DIM}d"},
     "post-deploy": {"MILVUS_LAB_API_FAULT_ERROR_RATE": "1.0"},
 }
 
@@ -36,6 +42,13 @@ def fault_files(settings: Settings, inject: str | None, kind: str) -> list[str]:
     path = settings.path("pipeline", "drill", name)
     path.write_text(text)
     return [str(path)]
+
+
+def fault_collection(fault: dict[str, str]) -> tuple[str, int] | None:
+    """The collection (name, dimension) a faulty release searches instead of its
+    environment's, which the deploy must provide; None when the release uses the usual one."""
+    name = fault.get("MILVUS_LAB_API_COLLECTION")
+    return (name, int(fault.get("MILVUS_LAB_DIM", "128"))) if name else None
 
 
 def release_fault(inject: str | None, env: str, fail_env: str = "dev") -> dict[str, str]:

@@ -230,12 +230,15 @@ def _deploy(run: StageRun, env: str) -> str:
     cfg = _configs(run)[env]
     search = cfg["search"]
     assert isinstance(search, dict)
+    fault = drills.release_fault(run.ctx.inject, env, run.ctx.fail_env)
     try:
         run.ctx.milvus_uri = backend.ensure_backend(run.settings, str(search["collection"]), run.ctx.target_milvus)
+        if other := drills.fault_collection(fault):  # the smoke drill's release searches its own
+            backend.ensure_backend(run.settings, other[0], run.ctx.milvus_uri, dim=other[1])
     except MilvusException as exc:  # the environment's backing service is down: the deploy fails, no crash
         raise StageFailed(f"Milvus at {run.ctx.target_milvus or run.settings.milvus_uri} unusable: {exc.message}",
                           "check that Milvus runs (milvus-lab doctor) and re-run") from exc
-    release = deploy.Release(env, digest, cfg, drills.release_fault(run.ctx.inject, env, run.ctx.fail_env))
+    release = deploy.Release(env, digest, cfg, fault)
     run.commands.append(f"deploy {digest[:19]} -> {env} x{cfg['replicas']}")
     done = deploy.deploy(run.settings, run.registry, release, run.ctx.milvus_uri)
     if str(deploy.unpack(run.registry, digest, run.settings)) not in done.imported_from:
