@@ -97,6 +97,7 @@ class ClientError(Exception):
     """Milvus refused the request itself (bad filter, unknown field): the caller's mistake."""
 
 
+SEARCH_CONSISTENCY = "Bounded"
 RETRY_ATTEMPTS = 3  # transient gRPC errors under load (UNAVAILABLE, DEADLINE_EXCEEDED) are retried
 RETRY_BUDGET_FACTOR = 2.0  # ... within this many timeouts in all; then 503
 
@@ -167,8 +168,13 @@ class MilvusGateway:
                 client = self.client(connect_timeout=min(self.cfg.timeout_s, max(remaining, 0.2)))
                 result = client.search(
                     self.cfg.collection, data=[req.vector], limit=req.k, filter=req.filter or "",
-                    output_fields=OUTPUT_FIELDS, search_params={"params": self.cfg.search_params if params is None else params},
+                    output_fields=OUTPUT_FIELDS,
+                    search_params={"params": self.cfg.search_params if params is None else params},
                     timeout=min(self.cfg.timeout_s, max(remaining, 0.2)),
+                    # a serving path reads with bounded staleness (Milvus's own default): the
+                    # data it serves was flushed and loaded before the alias pointed at it, and
+                    # "Strong" made every search on Milvus 2.3.5 wait ~200 ms for a time tick
+                    consistency_level=SEARCH_CONSISTENCY,
                 )
                 break
             except Exception as exc:
@@ -210,7 +216,7 @@ class MilvusGateway:
         PrivilegeLoad, which a least-privileged search user must not have (lab 05)."""
         try:
             probe = [[1.0] + [0.0] * (self.cfg.dim - 1)]
-            self.client().search(self.cfg.collection, data=probe, limit=1,
+            self.client().search(self.cfg.collection, data=probe, limit=1, consistency_level=SEARCH_CONSISTENCY,
                                  timeout=self.cfg.timeout_s)
         except Exception as exc:
             self.reset(self._client)
