@@ -38,6 +38,8 @@ from milvus_lab.milvus.engines import get_engine
 from milvus_lab.milvus.quality import measure_recall
 from milvus_lab.milvus.server import MilvusEndpoint
 from milvus_lab.settings import Settings, find_repo_root
+from milvus_lab.testing.milvus_fixtures import new_lab_settings
+from milvus_lab.testing.standalone_fixtures import standalone_settings
 
 INDEX = collections.IndexSpec.hnsw(m=16, ef_construction=128, ef=64)
 COLLECTION = "bench_engines"
@@ -80,17 +82,8 @@ def group_rss_mb(pid: int) -> float:
 
 
 def engine_settings(home: Path, engine: str) -> Settings:
-    milvus_port, router_port, control_port = processes.free_ports(3)
-    values: dict[str, object] = {"repo_root": home, "home": home, "milvus": engine,
-                                 "milvus_port": milvus_port, "router_port": router_port,
-                                 "router_control_port": control_port}
-    if engine == "standalone":
-        from milvus_lab.milvus.standalone import INTERNAL_PORT_COUNT, MAX_PORT
-
-        base = processes.free_port_block(2 + INTERNAL_PORT_COUNT, high=MAX_PORT)
-        values.update(standalone_port=base, standalone_metrics_port=base + 1,
-                      standalone_internal_ports=base + 2)
-    return Settings(**values)  # type: ignore[arg-type]
+    """Settings for `engine` in its own home, on free ports (the standalone engine's below 32768)."""
+    return standalone_settings(home) if engine == "standalone" else new_lab_settings(home)
 
 
 def build(endpoint: MilvusEndpoint, ds: datasets.Dataset, batch: int = 2_000) -> tuple[float, float]:
