@@ -88,8 +88,7 @@ def end_to_end(home: Path, n: int) -> dict[str, list[float]]:
 
     client = MilvusClient(uri=endpoint.uri, timeout=30)
     try:
-        collections.ensure_collection(client, "bench_apikey", ds, collections.IndexSpec.hnsw(),
-                                      show_progress=False)
+        collections.ensure_collection(client, "bench_apikey", ds, collections.IndexSpec.hnsw())
     finally:
         client.close()
     secrets = settings.state_dir / "secrets"

@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         client = MilvusClient(uri=endpoint.uri, timeout=120)
         index = IndexSpec.hnsw()
         t0 = time.monotonic()
-        ensure_collection(client, "products_v1", ds, index, batch=5_000, show_progress=False)
+        ensure_collection(client, "products_v1", ds, index, batch=5_000)
         build_s = time.monotonic() - t0
         point_alias(client, "products", "products_v1")
 

@@ -223,7 +223,7 @@ def _measure_one(i: int, n: int, count: int, dim: int, index: IndexSpec, work_di
         step("insert, index, load", 0.2)
         client = MilvusClient(uri=endpoint.uri, timeout=120)
         t0 = time.monotonic()
-        ensure_collection(client, "capacity", ds, index, batch=5_000, show_progress=False)
+        ensure_collection(client, "capacity", ds, index, batch=5_000)
         build_s = time.monotonic() - t0
         after_build = settled_rss(endpoint.pid, timeout_s=5.0)
         client.close()
