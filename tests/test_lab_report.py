@@ -82,3 +82,28 @@ def test_unimplemented_finds_the_todos() -> None:
     assert unimplemented(load_impl("lab03_blue_green", "labs")) == [
         "gate_passed", "measurement_failed", "pre_promotion_gate", "promote", "rollback_decision"]
     assert unimplemented(load_impl("lab03_blue_green", "solutions")) == []
+
+
+def test_a_crashing_lesson_still_writes_its_report_then_raises(tmp_path, monkeypatch) -> None:
+    """A bug in a lab is not hidden: cleanup runs, the report says exit 1, the traceback follows."""
+    import json
+
+    from milvus_lab.labkit import lab_main
+    from milvus_lab.testing.milvus_fixtures import lab_env, new_lab_settings
+
+    for key, value in lab_env(new_lab_settings(tmp_path / "home")).items():
+        monkeypatch.setenv(key, value)
+    cleaned: list[bool] = []
+
+    def plan(run: LabRun) -> None:
+        run.on_exit(lambda: cleaned.append(True))
+        raise RuntimeError("boom")
+
+    spec = LabSpec(number="99", slug="crash", title="A lab with a bug", learn=("nothing",))
+    report = tmp_path / "report.json"
+    with pytest.raises(RuntimeError, match="boom"):
+        lab_main(spec, lambda run: None, argv=["--dry-run", "--report", str(report)], plan=plan)
+    assert cleaned == [True]
+    data = json.loads(report.read_text())
+    assert data["exit_code"] == 1 and "RuntimeError" in json.dumps(data)
+    jsonschema.validate(data, lab_report.load_schema())

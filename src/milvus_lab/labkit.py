@@ -24,7 +24,7 @@ from types import ModuleType
 from rich.markup import escape
 
 from milvus_lab import lab_report, processes
-from milvus_lab.errors import LabError, PrerequisiteError
+from milvus_lab.errors import LabError, PrerequisiteError, VerificationFailed
 from milvus_lab.locks import RunLock
 from milvus_lab.preflight import preflight
 from milvus_lab.progress import OnProgress
@@ -312,6 +312,7 @@ def lab_main(spec: LabSpec, lesson: Lesson, argv: list[str] | None = None,
     started = datetime.now(timezone.utc)
     run: LabRun | None = None
     error: LabError | None = None
+    bug: Exception | None = None
     interrupted = False
     try:
         if check_arguments:
@@ -345,10 +346,17 @@ def lab_main(spec: LabSpec, lesson: Lesson, argv: list[str] | None = None,
         error = exc
     except KeyboardInterrupt:
         interrupted = True
+    except Exception as exc:  # a bug: still clean up and write the report, then show the traceback
+        bug = exc
+        error = VerificationFailed(f"unexpected {type(exc).__name__} in the lab: {exc} (traceback below)",
+                                   fix="this is a bug in the lab or the library: report it with the traceback")
     finally:
         if run is not None:
             run.run_exit_callbacks()
-    return finish(spec, args, run, started, error, interrupted)
+    code = finish(spec, args, run, started, error, interrupted)
+    if bug is not None:
+        raise bug
+    return code
 
 
 def finish(spec: LabSpec, args: argparse.Namespace, run: LabRun | None, started: datetime,
