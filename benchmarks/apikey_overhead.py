@@ -32,7 +32,7 @@ from milvus_lab.app import replicas
 from milvus_lab.app.config import ApiConfig
 from milvus_lab.milvus import collections, datasets, server
 from milvus_lab.security import apikeys
-from milvus_lab.settings import Settings
+from milvus_lab.testing.milvus_fixtures import new_lab_settings
 
 TARGET_MS = 1.0
 SPEC = datasets.DatasetSpec(name="bench-apikey", version="v1", n=3_000, dim=64, n_queries=100, k=10)
@@ -81,7 +81,7 @@ def micro(home: Path, n: int) -> dict[str, list[float]]:
 
 
 def end_to_end(home: Path, n: int) -> dict[str, list[float]]:
-    settings = Settings(home=home)
+    settings = new_lab_settings(home)  # free ports: never a Milvus the user runs on 19530
     endpoint = server.ensure_server(settings)
     ds = datasets.ensure_dataset(settings, SPEC)
     from pymilvus import MilvusClient
