@@ -41,8 +41,8 @@ def _tool(cmd: str, version_args: list[str]) -> tuple[bool, str]:
 def _port(settings: Settings, port: int, owner: str) -> tuple[bool, str]:
     if not processes.port_in_use(port):
         return True, "free"
-    ours = [r.name for r in processes.list_records(settings) if r.port == port and r.alive()]
-    return (True, f"in use by our {ours[0]}") if ours else (False, "in use by another process")
+    owner = processes.ports_of_our_processes(settings).get(port)
+    return (True, f"in use by our {owner}") if owner else (False, "in use by another process")
 
 
 def _state_dir(settings: Settings) -> tuple[bool, str]:

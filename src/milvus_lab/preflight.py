@@ -45,7 +45,7 @@ def check_ports(settings: Settings) -> None:
     else:
         wanted = {"milvus": settings.milvus_port}
     wanted |= {"router": settings.router_port, "router control": settings.router_control_port}
-    ours = _ports_of_our_processes(settings)
+    ours = processes.ports_of_our_processes(settings)
     for owner, port in wanted.items():
         if port in ours or not processes.port_in_use(port):
             continue
@@ -54,21 +54,6 @@ def check_ports(settings: Settings) -> None:
             f"port {port} is in use by another process (wanted for the {owner})",
             fix=f"stop that process (`ss -ltnp 'sport = :{port}'` shows who), or export {var}=<a free port>",
         )
-
-
-def _ports_of_our_processes(settings: Settings) -> set[int]:
-    """Ports our live processes hold: their main port and every port on their command line
-    (the router's control port is only in its argv)."""
-    ours: set[int] = set()
-    for rec in processes.list_records(settings):
-        if not rec.alive():
-            continue
-        ours.add(rec.port)
-        for token in rec.argv:
-            value = token.rsplit("=", 1)[-1].rsplit(":", 1)[-1]
-            if value.isdigit():
-                ours.add(int(value))
-    return ours
 
 
 def preflight(settings: Settings) -> None:

@@ -76,6 +76,21 @@ def list_records(settings: Settings, prefix: str = "") -> list[ProcessRecord]:
     return records
 
 
+def ports_of_our_processes(settings: Settings) -> dict[int, str]:
+    """Ports our live processes hold (port -> process name): each one's main port and every
+    port on its command line (the router's control port is only in its argv)."""
+    ours: dict[int, str] = {}
+    for rec in list_records(settings):
+        if not rec.alive():
+            continue
+        ours[rec.port] = rec.name
+        for token in rec.argv:
+            value = token.rsplit("=", 1)[-1].rsplit(":", 1)[-1]
+            if value.isdigit():
+                ours.setdefault(int(value), rec.name)
+    return ours
+
+
 def pid_matches(pid: int, argv: list[str]) -> bool:
     """True when `pid` is alive and runs the command we started (not a recycled pid)."""
     try:
