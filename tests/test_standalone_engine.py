@@ -20,8 +20,8 @@ import pytest
 
 from milvus_lab import processes
 from milvus_lab.errors import PrerequisiteError
-from milvus_lab.milvus import standalone
-from milvus_lab.milvus.server import _data_dir_holder
+from milvus_lab.milvus import server, standalone
+from milvus_lab.milvus.server import DependencyLost, _data_dir_holder
 from milvus_lab.testing.labs import ROOT
 from milvus_lab.testing.milvus_fixtures import pid_running
 from milvus_lab.testing.standalone_fixtures import (
@@ -73,6 +73,11 @@ def test_stop_leaves_nothing_restart_keeps_data_kill9_is_reported(
     while pid_running(again.pid) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not pid_running(again.pid), "the binary outlived kill -9 by 30 s"
+    with pytest.raises(DependencyLost) as lost:  # this process relied on it: lost mid-run, exit 1
+        standalone.ensure_standalone(first.settings)
+    assert lost.value.exit_code == 1 and f"pid {again.pid}" in lost.value.message
+    assert "lost mid-run" in lost.value.message and "milvus-lab down" in (lost.value.fix or "")
+    server.RELIED_ON.discard(again.pid)  # as a new run would see it: a leftover of a killed run
     with pytest.raises(PrerequisiteError) as stale:
         standalone.ensure_standalone(first.settings)
     assert "no longer running" in stale.value.message and "milvus-lab down" in (stale.value.fix or "")
