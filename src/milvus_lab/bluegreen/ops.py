@@ -79,13 +79,3 @@ def restore_blue(target: Target) -> Restored:
         alias = collections.alias_target(client, ALIAS)
     return Restored(time.perf_counter() - t0, alias, target.live_slots())
 
-
-def wait_for_answers(load: LocustRun, since: float, n: int = 20, timeout_s: float = 30.0) -> int:
-    """Wait until the load test recorded `n` answers after `since` (evidence, not a fixed
-    sleep: a busy laptop answers fewer per second); returns how many it saw."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        seen = load.result().window(since, time.time() + 1, "since").requests
-        if seen >= n or time.monotonic() > deadline or not load.running:
-            return seen
-        time.sleep(0.25)
