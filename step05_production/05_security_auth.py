@@ -28,7 +28,6 @@ from milvus_lab import pki
 from milvus_lab.app import replicas
 from milvus_lab.app.client import search_body
 from milvus_lab.app.config import ApiConfig
-from milvus_lab.bluegreen.ops import wait_for_answers
 from milvus_lab.errors import PrerequisiteError
 from milvus_lab.kube.apply import ensure_valid, to_yaml
 from milvus_lab.kube.manifests import milvus_pod_labels
@@ -476,7 +475,7 @@ class SecurityLab:
             assert self.router is not None
             self.router.put(RoutingTable({"green": tuple(r.url for r in green)}, {"green": 100}))
             # drain: requests the router sent to blue just before the switch finish first
-            wait_for_answers(load, time.time() + 1)
+            load.wait_for_answers(time.time() + 1)
             replicas.stop_replicas(run.settings, "blue")
             self.log.append("lab05", "tls.rotate", "ok", serial=str(new_pair.certificate().serial_number))
             load.wait_for_traffic(seconds=args.rotation_load_s * 2 / 3)
