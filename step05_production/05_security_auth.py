@@ -16,27 +16,15 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict
 
-from milvus_lab import pki
+from milvus_lab import labkit, pki
 from milvus_lab.app import replicas
 from milvus_lab.app.client import search_body
 from milvus_lab.bluegreen.ops import wait_for_answers
 from milvus_lab.errors import PrerequisiteError
 from milvus_lab.kube.apply import ensure_valid, to_yaml
-from milvus_lab.kube.manifests import milvus_pod_labels
-from milvus_lab.labkit import (
-    Drill,
-    LabRun,
-    LabSpec,
-    lab_main,
-    notebook_finish,
-    notebook_run,
-    run_steps,
-    settings_from_args,
-)
+from milvus_lab.labkit import Drill, LabRun, LabSpec, lab_main, run_steps
 from milvus_lab.milvus import datasets
-from milvus_lab.router.client import stop_router
 from milvus_lab.security import (
-    apikeys,
     attacks,
     audit,
     compliance,
@@ -48,7 +36,8 @@ from milvus_lab.security import (
     tls_checks,
     workloads,
 )
-from milvus_lab.security.milvus_rbac import Grant, Role, close_quietly
+from milvus_lab.security.lab_files import LabFiles
+from milvus_lab.security.milvus_rbac import Grant, Role
 from milvus_lab.security.workloads import ALIAS, COLLECTION, INTERN, PIPELINE_USER
 from milvus_lab.targets import Capability
 
@@ -102,7 +91,7 @@ def check_arguments(args: argparse.Namespace) -> None:
         raise PrerequisiteError(
             f"--users {args.users} / --rotation-load-s {args.rotation_load_s} too small",
             fix="use --users >= 1 and --rotation-load-s >= 6 (the rotation needs traffic around it)")
-    lab_engine.refuse_lite(settings_from_args(args), SPEC.needs, SPEC.command)
+    lab_engine.refuse_lite(labkit.settings_from_args(args), SPEC.needs, SPEC.command)
 
 
 # %% the lesson ----------------------------------------------------------------------------
@@ -113,13 +102,10 @@ class SecurityLab:
     def __init__(self, run: LabRun) -> None:
         self.run, self.weakness = run, run.args.inject_weakness
         self.started = time.monotonic()
-        self.secrets_dir = run.settings.state_dir / "secrets" / "lab05"
-        self.secrets_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self.log = audit.AuditLog.open(run.settings.state_dir / "audit" / "lab05.jsonl",
-                                       self.secrets_dir / "audit.key")
+        self.files = LabFiles.under(run.settings.state_dir)
+        self.log = audit.AuditLog.open(self.files.audit_log, self.files.audit_key)
         self.log.append("lab05", "lab.start", "ok", weakness=self.weakness or "")
         self.s1 = self.s2 = lab_engine.settings_for(run.settings, 1)  # one-way TLS; then mutual (2)
-        self.token_file = self.secrets_dir / "milvus-search-api.token"
         self.url = run.settings.router_url
 
     def steps(self) -> list[Callable[[], None]]:
@@ -137,12 +123,8 @@ class SecurityLab:
                 run.on_exit(lambda: lab_engine.stop(self.s2))
             lab_engine.switch_to(self.s1)
             self.ds = datasets.ensure_dataset(run.settings, workloads.DATA)
-            admin = lab_engine.client_as(self.s1)  # root
-            try:
-                with run.progress() as progress:
-                    status = workloads.prepare_served(admin, self.ds, on_progress=progress)
-            finally:
-                close_quietly(admin)
+            with lab_engine.session(self.s1) as admin, run.progress() as progress:  # as root
+                status = workloads.prepare_served(admin, self.ds, on_progress=progress)
             run.result(True, f"{COLLECTION}: {status.rows:,} rows, {'reused' if status.reused else 'built'}; "
                              f"alias {ALIAS} → {COLLECTION}")
             self.one_way = tls_checks.one_way(self.s1)
@@ -161,28 +143,27 @@ class SecurityLab:
             role = run.impl.search_api_role(ALIAS)  # your exercise
             if self.weakness == "role-too-broad":
                 role = Role(role.name, (*role.grants, Grant("Collection", "*", "Insert")))
-            admin = lab_engine.client_as(self.s1)
-            tokens = workloads.create_users(admin, role, self.token_file)
-            api, pipeline = lab_engine.client_as(self.s1, tokens.api), lab_engine.client_as(self.s1, tokens.pipeline)
-            workloads.wait_until_api_may_search(api)
-            tried = workloads.attempts(api, pipeline)
+            with lab_engine.session(self.s1) as admin:
+                tokens = workloads.create_users(admin, role, self.files.milvus_token)
+                with lab_engine.session(self.s1, tokens.api) as api, \
+                        lab_engine.session(self.s1, tokens.pipeline) as pipeline:
+                    workloads.wait_until_api_may_search(api)
+                    tried = workloads.attempts(api, pipeline)
+                # a password rotated (the old one must stop working), a user who left removed
+                lifecycle = workloads.password_lifecycle(admin, self.s1, tokens.pipeline)
             for t in tried:
                 run.result(t.as_expected, workloads.describe(t))
-                self.log.append(t.user, f"milvus.{t.operation.split()[0]}", "allowed" if t.allowed else "denied",
-                                operation=t.operation)
+            workloads.record(self.log, tried)
             verdict = workloads.judge(role, tried)
             run.verify("milvus least privilege", verdict.held, observed=verdict.observed,
                        required="allowed calls succeed, forbidden ones PERMISSION_DENIED, no extra grant",
                        hint="grant the API role only Search and Query on the alias (solutions/lab05_security.py)")
             run.section["milvus_attempts"] = [asdict(t) for t in tried]
             run.section["search_api_role"] = [str(g) for g in role.grants]
-            # a password rotated (the old one must stop working), a user who left removed
-            for ok, line in workloads.password_lifecycle(admin, self.s1, tokens.pipeline):
+            for ok, line in lifecycle:
                 run.result(ok, line)
             self.log.append("root", "milvus.update_password", "ok", user=PIPELINE_USER)
             self.log.append("root", "milvus.drop_user", "ok", user=INTERN)
-            for c in (api, pipeline, admin):
-                close_quietly(c)
 
     def mutual_tls(self) -> None:
         run = self.run
@@ -193,11 +174,8 @@ class SecurityLab:
                       "common.security.tlsMode=2; MilvusClient(..., client_pem_path, client_key_path, ca_pem_path)"):
             self.s2 = lab_engine.settings_for(run.settings, 2)
             lab_engine.switch_to(self.s2)
-            admin = lab_engine.client_as(self.s2)  # a stop releases collections (a fast, clean stop): load again
-            try:
+            with lab_engine.session(self.s2) as admin:  # a stop releases collections (a fast, clean stop)
                 admin.load_collection(COLLECTION)
-            finally:
-                close_quietly(admin)
             self.mutual = m = tls_checks.mutual(self.s2)
             run.result(not m.no_cert.ok, f"client without a certificate refused ({m.certless_error})"[:140])
             run.result(not m.plaintext.ok, "plaintext client refused")
@@ -216,21 +194,17 @@ class SecurityLab:
                       "only costs ~1 s per request here). Scoped, rotated with an overlap, revoked, rate "
                       "limited per key; the API reaches Milvus over mutual TLS as its least-privileged user.",
                       "curl -H 'Authorization: Bearer mlk_…' https://127.0.0.1:PORT/search"):
-            self.store = store = apikeys.KeyStore(self.secrets_dir / "apikeys.json", self.secrets_dir / "apikey-pepper")
+            store = key_drill.open_store(self.files.secrets)
             self.keys = k = key_drill.issue(store)
             for name, key in (("load-users", k.load), ("ops", k.admin)):
-                path, shown = key_drill.save_once(self.secrets_dir / "keys", name, key)
+                path, shown = key_drill.save_once(self.files.keys, name, key)
                 run.result(True, f"key {name}: {shown} (shown once: saved to {path}, 0600)")
-            self.load_key_file = self.secrets_dir / "keys" / "load-users.key"
             log.append("lab05", "key.create", "ok", owners=key_drill.OWNERS)
-            self.api_tls = pki.service_pki(self.secrets_dir / "api-tls")
-            self.cfg = secure_api.api_config(self.s2, self.token_file, store.path, store.pepper_path, log.path,
-                                             self.secrets_dir / "audit.key", self.api_tls)
-            run.on_exit(lambda: replicas.stop_replicas(run.settings))
-            run.on_exit(lambda: stop_router(run.settings))
+            self.api_tls = pki.service_pki(self.files.api_tls)
+            self.cfg = secure_api.api_config(self.s2, self.files, store, self.api_tls)
+            run.on_exit(lambda: secure_api.stop(run.settings))
             self.router = secure_api.serve(run.settings, self.cfg, ca=self.api_tls.ca.cert)
-            search = key_drill.KeyedSearch(self.url, search_body(self.ds.queries[0], 5))
-            try:
+            with key_drill.KeyedSearch(self.url, search_body(self.ds.queries[0], 5)) as search:
                 ok = search.response(k.load)
                 run.result(ok.status_code == 200 and bool(ok.json().get("hits")),
                            f"search with a key through the router, API over HTTPS: HTTP {ok.status_code}")
@@ -254,8 +228,6 @@ class SecurityLab:
                                     f"HTTP {rotation.replay_after}",
                            required="both keys work during the overlap; the old one is refused after",
                            hint="rotate sets expires_at on the old record")
-            finally:
-                search.close()
             mine = key_drill.learner_verdicts(run.impl.verify_key, store, k)  # your exercise
             agrees = mine == key_drill.expected_verdicts(victim_revoked=self.weakness != "key-after-revocation")
             run.result(agrees, f"your verify_key agrees with the API: {mine}")
@@ -268,7 +240,7 @@ class SecurityLab:
                       "to them, the old ones stop. Locust (every user carrying its key) runs throughout.",
                       "locust -f loadtests/secure_search.py --host ROUTER; kubectl rollout restart"):
             run.result(True, "expiry: " + secure_api.expiry_line(self.api_tls))
-            load = secure_api.keyed_load(run.settings, self.url, args.users, self.load_key_file)
+            load = secure_api.keyed_load(run.settings, self.url, args.users, self.files.keys / "load-users.key")
             run.on_exit(load.stop)
             load.wait_for_traffic(seconds=args.rotation_load_s / 3)
             new_pair, green = secure_api.start_green(run.settings, self.cfg, self.api_tls)
@@ -298,15 +270,13 @@ class SecurityLab:
                       "curl -H 'X-API-Key: wrong' …; python -m milvus_lab.security.tls_probe …"):
             results = attacks.api_attacks(attacks.ApiTarget(self.url, k.load, k.victim, k.old),
                                           search_body(self.ds.queries[0], 5))
-            api_user = lab_engine.client_as(self.s2, self.token_file.read_text().strip())
+            with lab_engine.session(self.s2, self.files.milvus_token.read_text().strip()) as api_user:
+                results += attacks.as_the_api_user(api_user)
             results += [
-                *attacks.as_the_api_user(api_user),
                 *attacks.tls_attacks(self.mutual),
                 attacks.tampered_copy(self.log.path, self.log.key, run.settings.path("audit", "drill")),
-                attacks.metrics_finding(f"http://127.0.0.1:{self.s2.standalone_metrics_port}/metrics",
-                                        kube_rbac.lab01_network_policies(), milvus_pod_labels()),
+                attacks.metrics_finding(f"http://127.0.0.1:{self.s2.standalone_metrics_port}/metrics"),
             ]
-            close_quietly(api_user)
             attacks.record(self.log, results)
             for r in results:
                 run.result(r.refused, f"{r.attack}: expected {r.expected}; got {r.got}"[:160])
@@ -385,8 +355,7 @@ def plan(run: LabRun) -> None:
 
 def cleanup(run: LabRun) -> None:
     """Stop what the lab started (replicas, router, the standalone engine); data and keys stay."""
-    replicas.stop_replicas(run.settings)
-    stop_router(run.settings)
+    secure_api.stop(run.settings)
     lab_engine.stop(lab_engine.settings_for(run.settings, 2))
 
 
@@ -401,7 +370,7 @@ def main(argv: list[str] | None = None) -> int:
 # below run the lesson one step at a time with the default flags.
 
 # %%
-run = notebook_run(SPEC, add_arguments, argv=list(ENGINE))  # None outside Jupyter
+run = labkit.notebook_run(SPEC, add_arguments, argv=list(ENGINE))  # None outside Jupyter
 lab = SecurityLab(run) if run else None
 
 
@@ -441,6 +410,6 @@ cell(SecurityLab.secret_scan)
 # %%
 if run:
     lab.finish()
-    notebook_finish(run)
+    labkit.notebook_finish(run)
 elif __name__ == "__main__":
     sys.exit(main())

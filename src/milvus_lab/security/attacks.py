@@ -156,12 +156,17 @@ def tampered_copy(log: Path, key: bytes, work: Path) -> AttackResult:
                         any(p.line == victim + 1 for p in verdict.problems))
 
 
-def metrics_finding(metrics_url: str, policies: Sequence[object], milvus_labels: dict[str, str],
-                    timeout: float = 5.0) -> AttackResult:
+def metrics_finding(metrics_url: str, policies: Sequence[object] | None = None,
+                    milvus_labels: dict[str, str] | None = None, timeout: float = 5.0) -> AttackResult:
     """GET /metrics on Milvus without credentials (it answers), and whether lab 01's
-    NetworkPolicies keep every pod but the search API (gRPC only) away from that port."""
+    NetworkPolicies (by default) keep every pod but the search API (gRPC only) away from that
+    port (Milvus's pod labels by default)."""
     from milvus_lab.kube import netpol
-    from milvus_lab.kube.manifests import API_NAME, MILVUS_HTTP_PORT, NAME_LABEL
+    from milvus_lab.kube.manifests import API_NAME, MILVUS_HTTP_PORT, NAME_LABEL, milvus_pod_labels
+    from milvus_lab.security.kube_rbac import lab01_network_policies
+
+    policies = lab01_network_policies() if policies is None else policies
+    milvus_labels = milvus_pod_labels() if milvus_labels is None else milvus_labels
 
     try:
         resp = httpx.get(metrics_url, timeout=timeout)

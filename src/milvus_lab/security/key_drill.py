@@ -41,6 +41,11 @@ class DrillKeys:
         return {"load": self.load, "victim": self.victim, "old": self.old, "new": self.new, "none": None}
 
 
+def open_store(secrets_dir: Path) -> KeyStore:
+    """The API's key records (digests only) and the pepper, in the lab's 0700 secrets dir."""
+    return KeyStore(secrets_dir / "apikeys.json", secrets_dir / "apikey-pepper")
+
+
 def issue(store: KeyStore) -> DrillKeys:
     load, _ = store.create("load-users", ("search",), rate_per_s=1000, burst=2000)
     admin, _ = store.create("ops", ("search", "admin"))
@@ -70,7 +75,10 @@ class KeyedSearch:
     def status(self, key: str) -> int:
         return self.response(key).status_code
 
-    def close(self) -> None:
+    def __enter__(self) -> KeyedSearch:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
         self.http.close()
 
 

@@ -9,7 +9,8 @@ never touches it.
 
 from __future__ import annotations
 
-from collections.abc import Set
+import contextlib
+from collections.abc import Iterator, Set
 from typing import TYPE_CHECKING
 
 from milvus_lab.errors import PrerequisiteError
@@ -63,10 +64,17 @@ def client_as(settings: Settings, token: str | None = None) -> MilvusClient:
                    tls=standalone.client_tls(settings))
 
 
-def login(settings: Settings, token: str) -> list[str]:
-    """Log in as `token` with a fresh client and list collections: the login is what is tested."""
+@contextlib.contextmanager
+def session(settings: Settings, token: str | None = None) -> Iterator[MilvusClient]:
+    """`client_as` for one block, closed after it (a refused call must not leak a channel)."""
     client = client_as(settings, token)
     try:
-        return client.list_collections()
+        yield client
     finally:
         close_quietly(client)
+
+
+def login(settings: Settings, token: str) -> list[str]:
+    """Log in as `token` with a fresh client and list collections: the login is what is tested."""
+    with session(settings, token) as client:
+        return client.list_collections()

@@ -22,24 +22,26 @@ from milvus_lab.app.replicas import Replica
 from milvus_lab.load import locustfile, start_locust
 from milvus_lab.load.runner import LocustRun
 from milvus_lab.milvus import datasets
-from milvus_lab.router.client import RouterClient, ensure_router
+from milvus_lab.router.client import RouterClient, ensure_router, stop_router
 from milvus_lab.router.table import RoutingTable
+from milvus_lab.security.apikeys import KeyStore
+from milvus_lab.security.lab_files import LabFiles
 from milvus_lab.security.workloads import ALIAS, DATA
 from milvus_lab.settings import Settings
 
 
-def api_config(milvus: Settings, token_file: Path, keys_file: Path, pepper_file: Path,
-               audit_log: Path, audit_key: Path, tls: pki.ServicePki) -> ApiConfig:
-    """Blue replicas: HTTPS with `tls`'s server pair, keys and audit chain from files, Milvus
-    (`milvus`: the engine in mutual TLS) as the user whose token is in `token_file`."""
+def api_config(milvus: Settings, files: LabFiles, store: KeyStore, tls: pki.ServicePki) -> ApiConfig:
+    """Blue replicas: HTTPS with `tls`'s server pair, API keys from `store`, the audit chain,
+    Milvus (`milvus`: the engine in mutual TLS) as the user whose token is in `files`."""
     from milvus_lab.milvus import standalone
 
     milvus_tls = standalone.client_tls(milvus)
     return ApiConfig(
         slot="blue", version="v1", milvus_uri=standalone.uri(milvus), collection=ALIAS, dim=DATA.dim,
-        milvus_token_file=str(token_file), milvus_tls=milvus_tls.to_json() if milvus_tls else "",
-        api_keys_file=str(keys_file), api_key_pepper_file=str(pepper_file), audit_log=str(audit_log),
-        audit_key_file=str(audit_key), tls_cert=str(tls.server.cert), tls_key=str(tls.server.key),
+        milvus_token_file=str(files.milvus_token), milvus_tls=milvus_tls.to_json() if milvus_tls else "",
+        api_keys_file=str(store.path), api_key_pepper_file=str(store.pepper_path),
+        audit_log=str(files.audit_log), audit_key_file=str(files.audit_key),
+        tls_cert=str(tls.server.cert), tls_key=str(tls.server.key),
     )
 
 
@@ -53,6 +55,12 @@ def serve(settings: Settings, cfg: ApiConfig, ca: Path, count: int = 2) -> Route
     router = ensure_router(settings, ca_file=ca)
     route_all(router, cfg.slot, blue)
     return router
+
+
+def stop(settings: Settings) -> None:
+    """Every API replica (all slots) and the router; keys, logs and data stay."""
+    replicas.stop_replicas(settings)
+    stop_router(settings)
 
 
 def keyed_load(settings: Settings, url: str, users: int, key_file: Path) -> LocustRun:

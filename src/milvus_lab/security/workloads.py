@@ -17,6 +17,7 @@ from milvus_lab.milvus import collections, datasets
 from milvus_lab.pki import write_private
 from milvus_lab.progress import OnProgress, ignore
 from milvus_lab.security import milvus_rbac
+from milvus_lab.security.audit import AuditLog
 from milvus_lab.security.milvus_rbac import Attempt, Grant, Role
 from milvus_lab.settings import Settings
 
@@ -87,6 +88,13 @@ def attempts(api: MilvusClient, pipeline: MilvusClient) -> list[Attempt]:
         a(PIPELINE_USER, f"insert into {COLLECTION} (served)", False, lambda: pipeline.insert(COLLECTION, row)),
         a(PIPELINE_USER, f"search {ALIAS}", False, lambda: pipeline.search(ALIAS, probe, limit=1)),
     ]
+
+
+def record(log: AuditLog, tried: list[Attempt]) -> None:
+    """Every attempt in the audit chain: who called what, and whether Milvus allowed it."""
+    for t in tried:
+        log.append(t.user, f"milvus.{t.operation.split()[0]}", "allowed" if t.allowed else "denied",
+                   operation=t.operation)
 
 
 def describe(t: Attempt) -> str:
