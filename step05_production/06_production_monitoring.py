@@ -27,17 +27,10 @@ from collections.abc import Callable
 
 import yaml
 
+from milvus_lab import labkit
 from milvus_lab.baseline import ensure_baseline
 from milvus_lab.errors import PrerequisiteError
-from milvus_lab.labkit import (
-    Drill,
-    LabRun,
-    LabSpec,
-    lab_main,
-    notebook_finish,
-    notebook_run,
-    run_steps,
-)
+from milvus_lab.labkit import Drill, LabRun, LabSpec, lab_main, run_steps
 from milvus_lab.load import locustfile, open_live_panel, start_locust
 from milvus_lab.load.runner import LocustRun
 from milvus_lab.milvus import datasets
@@ -46,6 +39,7 @@ from milvus_lab.monitoring import (
     alertmanager,
     anomaly,
     capacity_plan,
+    drill,
     health,
     incidents,
     restore_drill,
@@ -53,13 +47,6 @@ from milvus_lab.monitoring import (
     slo,
     stack,
     tools,
-)
-from milvus_lab.monitoring.drill import (
-    IncidentTiming,
-    run_incident,
-    seconds,
-    tickets_during_pages,
-    wait_quiet,
 )
 from milvus_lab.monitoring.lab_options import add_arguments, check_arguments
 from milvus_lab.monitoring.plots import plot_drill
@@ -109,7 +96,7 @@ class ProductionMonitoring:
         self.rules_dir = run.settings.repo_root / stack.RULES_DIR
         self.mon: stack.MonitoringStack | None = None
         self.load: LocustRun | None = None
-        self.timings: list[IncidentTiming] = []
+        self.timings: list[drill.IncidentTiming] = []
         self.drill_start = self.drill_end = 0.0
 
     def steps(self) -> list[Callable[[], None]]:
@@ -193,22 +180,22 @@ class ProductionMonitoring:
                       f"{incident.description}. Watch {incident.alert} (severity page) fire in Prometheus, "
                       f"reach the webhook, and resolve after the fix ({incident.fix_text}).",
                       f"curl {mon.prometheus_url}/api/v1/alerts"):
-            if not wait_quiet(mon.api, self.args.detect_timeout):  # each detection time is the incident's own
+            if not drill.wait_quiet(mon.api, self.args.detect_timeout):  # each detection time is the incident's own
                 run.warn("a page still fires before the injection (is the machine too busy for the 500 ms SLO?): "
                          "this detection time is not the incident's own")
             if load:
                 load.mark(f"{incident.name}: inject")
-            t = run_incident(incident, mon.api, mon.notifications, timeout_s=self.args.detect_timeout)
+            t = drill.run_incident(incident, mon.api, mon.notifications, timeout_s=self.args.detect_timeout)
             if load:
                 load.mark(f"{incident.name}: fixed")
             self.timings.append(t)
             run.verify(f"{name} detected: {incident.alert} page firing", t.firing_at is not None,
-                       observed=f"after {seconds(t.detection_s)}", required=f"within {self.args.detect_timeout:.0f}s",
+                       observed=f"after {drill.seconds(t.detection_s)}", required=f"within {self.args.detect_timeout:.0f}s",
                        hint="read the SLI panel of the plot: did the ratio cross the page threshold?")
             run.result(t.notified_at is not None, f"notification ({t.notified_via or 'none'}) after "
-                                                  f"{seconds(t.notification_s)}")
+                                                  f"{drill.seconds(t.notification_s)}")
             run.result(True, f"runbook {runbook}: {runbooks.first_step(self.settings.repo_root, runbook)}")
-            run.result(t.resolved_at is not None, f"fixed ({incident.fix_text}); resolved {seconds(t.recovery_s)} later")
+            run.result(t.resolved_at is not None, f"fixed ({incident.fix_text}); resolved {drill.seconds(t.recovery_s)} later")
             run.section["incidents"] = [t.to_dict() for t in self.timings]
 
     def verify_drill(self) -> None:
@@ -217,14 +204,14 @@ class ProductionMonitoring:
             self.load.stop()
         self.drill_end = time.time()
         run.verify("every incident notified at the webhook", bool(timings) and all(t.notified_at for t in timings),
-                   observed=", ".join(f"{t.name}: {seconds(t.notification_s)}" for t in timings),
+                   observed=", ".join(f"{t.name}: {drill.seconds(t.notification_s)}" for t in timings),
                    required="a firing notification through Alertmanager",
                    hint="is Alertmanager running? `amtool check-config deploy/alertmanager/alertmanager.yml`")
         run.verify("every incident recovered after the fix", bool(timings) and all(t.resolved_at for t in timings),
-                   observed=", ".join(f"{t.name}: {seconds(t.recovery_s)}" for t in timings),
+                   observed=", ".join(f"{t.name}: {drill.seconds(t.recovery_s)}" for t in timings),
                    required=f"alert resolved within {timeout:.0f}s of the fix",
                    hint="the 30m window (30 s scaled) must drain: wait longer, or check the fix worked")
-        leaks = tickets_during_pages(self._mon().notifications, timings)
+        leaks = drill.tickets_during_pages(self._mon().notifications, timings)
         run.verify("no ticket delivered while its page fired", not leaks, observed=f"{len(leaks)} ticket(s)",
                    required="0 (inhibit_rules: a page inhibits the same SLO's ticket)",
                    hint="deploy/alertmanager/alertmanager.yml inhibit_rules: the equal labels must match")
@@ -369,7 +356,7 @@ def main(argv: list[str] | None = None) -> int:
 # the cells below run the lesson one step at a time with the default flags.
 
 # %%
-run = notebook_run(SPEC, add_arguments)  # None outside Jupyter
+run = labkit.notebook_run(SPEC, add_arguments)  # None outside Jupyter
 if run:
     check_arguments(run.args)
 lab = ProductionMonitoring(run) if run else None
@@ -425,6 +412,6 @@ cell(ProductionMonitoring.health)
 
 # %%
 if run:
-    notebook_finish(run)
+    labkit.notebook_finish(run)
 elif __name__ == "__main__":
     sys.exit(main())
