@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 import httpx
 
 from milvus_lab.security import audit
+from milvus_lab.security.workloads import ALIAS, COLLECTION, PROBE, PROBE_ROW
 
 if TYPE_CHECKING:
     from pymilvus import MilvusClient
@@ -108,8 +109,6 @@ def milvus_attempt(name: str, control: str, call: Callable[[], object],
 
 def as_the_api_user(api_user: MilvusClient) -> list[AttackResult]:
     """What a stolen search-API password could try in Milvus: each must be PERMISSION_DENIED."""
-    from milvus_lab.security.workloads import ALIAS, COLLECTION, PROBE, PROBE_ROW
-
     control = "milvus least privilege"
     return [
         milvus_attempt("drop the collection as the API's Milvus user", control,

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from milvus_lab.milvus import collections, datasets
 from milvus_lab.pki import write_private
 from milvus_lab.progress import OnProgress, ignore
-from milvus_lab.security import milvus_rbac
+from milvus_lab.security import lab_engine, milvus_rbac
 from milvus_lab.security.audit import AuditLog
 from milvus_lab.security.milvus_rbac import Attempt, Grant, Role
 from milvus_lab.settings import Settings
@@ -121,8 +121,6 @@ def judge(role: Role, tried: list[Attempt]) -> PrivilegeVerdict:
 def password_lifecycle(admin: MilvusClient, settings: Settings, pipeline_token: str) -> list[tuple[bool, str]]:
     """Rotate the pipeline's password (the old one must then be refused at login) and remove a
     user who left; (held, what happened) per check."""
-    from milvus_lab.security import lab_engine
-
     user, old_password = pipeline_token.split(":", 1)
     admin.update_password(user, old_password, secrets.token_urlsafe(18))
     old = milvus_rbac.attempt(user, "login with the old password", False,
