@@ -84,6 +84,18 @@ def _data_dir_holder(path: Path) -> str | None:
     return _pids_with_open_file(lock) or "another process"
 
 
+def refuse_locked_data_dir(path: Path, engine: str) -> None:
+    """Create the data dir; exit 2 naming the holder when another Milvus has it locked."""
+    path.mkdir(parents=True, exist_ok=True)
+    holder = _data_dir_holder(path)
+    if holder:
+        raise PrerequisiteError(
+            f"the {engine} data dir {path} is locked by {holder}",
+            fix="stop the other Milvus that uses it (`milvus-lab down` if it is ours), "
+                "or point MILVUS_LAB_HOME at another checkout",
+        )
+
+
 def _pids_with_open_file(path: Path) -> str | None:
     target = str(path.resolve())
     found = []
@@ -161,14 +173,7 @@ def ensure_server(settings: Settings, timeout: float = 60.0) -> MilvusEndpoint:
                 f"MILVUS_LAB_MILVUS_PORT={port + 1}",
         )
     ddir = data_dir(settings)
-    ddir.mkdir(parents=True, exist_ok=True)
-    holder = _data_dir_holder(ddir)
-    if holder:
-        raise PrerequisiteError(
-            f"the Milvus data dir {ddir} is locked by {holder}",
-            fix="stop the other Milvus Lite that uses this directory (`milvus-lab down` if it is ours), "
-                "or point MILVUS_LAB_HOME at another checkout",
-        )
+    refuse_locked_data_dir(ddir, "Milvus Lite")
     rec = processes.start_process(settings, SERVER_NAME, server_argv(settings), port)
     RELIED_ON.add(rec.pid)
     processes.wait_until(rec, lambda: answers(settings.milvus_uri), timeout, "Milvus Lite")

@@ -36,7 +36,12 @@ from milvus_lab import processes
 from milvus_lab.errors import PrerequisiteError
 from milvus_lab.milvus.certs import SERVER_NAME, ensure_tls_files
 from milvus_lab.milvus.client import TlsClient, connect, remember
-from milvus_lab.milvus.server import RELIED_ON, DependencyLost, MilvusEndpoint, _data_dir_holder
+from milvus_lab.milvus.server import (
+    RELIED_ON,
+    DependencyLost,
+    MilvusEndpoint,
+    refuse_locked_data_dir,
+)
 from milvus_lab.secrets import read_or_create_password, secrets_dir
 from milvus_lab.settings import Settings
 
@@ -345,14 +350,7 @@ def ensure_standalone(settings: Settings, timeout: float = 240.0) -> MilvusEndpo
                 "MILVUS_LAB_STANDALONE_METRICS_PORT, MILVUS_LAB_STANDALONE_INTERNAL_PORTS",
         )
     base = base_dir(settings)
-    base.mkdir(parents=True, exist_ok=True)
-    holder = _data_dir_holder(base)
-    if holder:
-        raise PrerequisiteError(
-            f"the standalone Milvus data dir {base} is locked by {holder}",
-            fix="stop the other Milvus that uses it (`milvus-lab down` if it is ours), "
-                "or point MILVUS_LAB_HOME elsewhere",
-        )
+    refuse_locked_data_dir(base, "standalone Milvus")
     binary = ensure_binary()
     configs = write_config(settings, ports)
     env = binary_env(settings, ports, binary, configs)
