@@ -4,4 +4,5 @@ The fixtures live in `milvus_lab.testing` so `checks/` (the learners' checkers) 
 the same ones.
 """
 
-pytest_plugins = ["milvus_lab.testing.milvus_fixtures", "milvus_lab.testing.kube_fixtures"]
+pytest_plugins = ["milvus_lab.testing.milvus_fixtures", "milvus_lab.testing.kube_fixtures",
+                  "milvus_lab.testing.docker_fixtures"]
