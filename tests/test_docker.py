@@ -106,7 +106,7 @@ def test_search_api_container_answers_readyz(docker_client, search_api_image, mi
         environment=env, network_mode="host", read_only=True, detach=True,
         labels={"app.kubernetes.io/part-of": "milvus-lab"})
     try:
-        wait_http(f"http://127.0.0.1:{port}/readyz", timeout=120, container=_Wrapped(container))
+        wait_http(f"http://127.0.0.1:{port}/readyz", timeout=120, container=container)
         assert container.attrs["Config"]["User"] == "10001:10001"
         req = urllib.request.Request(f"http://127.0.0.1:{port}/search", method="POST",
                                      data=json.dumps({"vector": [1.0] * 8, "k": 3}).encode(),
@@ -117,16 +117,6 @@ def test_search_api_container_answers_readyz(docker_client, search_api_image, mi
         assert len(body["hits"]) == 3, body
     finally:
         container.remove(force=True)
-
-
-class _Wrapped:
-    """Adapter: wait_http takes a testcontainers container; this wraps a plain SDK one."""
-
-    def __init__(self, container) -> None:
-        self._c = container
-
-    def get_wrapped_container(self):
-        return self._c
 
 
 def test_milvus_container_is_real_milvus_2_3_5(milvus_container):
@@ -168,3 +158,22 @@ def test_docker_cli_talks_to_the_same_engine(docker_host):
     if proc.returncode == 127 or "not found" in proc.stderr:
         pytest.skip("no docker CLI on PATH")
     assert proc.returncode == 0 and proc.stdout.strip() == engine.answers(docker_host), proc.stderr
+
+
+def test_products_schema_builds_on_milvus_2_3_5(milvus_container):
+    """The labs' collection code adapts its scalar index to 2.3.5 (Trie; INVERTED is 2.4+)."""
+    from pymilvus import MilvusClient
+
+    from milvus_lab.milvus import collections
+    from milvus_lab.milvus.collections import IndexSpec
+
+    mc = MilvusClient(milvus_container.uri)
+    try:
+        assert collections.scalar_index_for(mc) == "Trie"
+        mc.drop_collection("docker_products")
+        mc.create_collection("docker_products", schema=collections.products_schema(8),
+                             index_params=collections.index_params(IndexSpec.hnsw(), collections.scalar_index_for(mc)))
+        assert set(mc.list_indexes("docker_products")) >= {"vector", "category"}
+        mc.drop_collection("docker_products")
+    finally:
+        mc.close()

@@ -91,12 +91,26 @@ def schema(dataset: Dataset) -> Any:
     return products_schema(dataset.spec.dim, description(dataset))
 
 
-def index_params(index: IndexSpec) -> Any:
+def index_params(index: IndexSpec, scalar_index: str = "INVERTED") -> Any:
     params = MilvusClient.prepare_index_params()
     params.add_index("vector", index_type=index.index_type, metric_type=index.metric,
                      params=dict(index.build))
-    params.add_index("category", index_type="INVERTED")
+    params.add_index("category", index_type=scalar_index)
     return params
+
+
+def scalar_index_for(client: MilvusClient) -> str:
+    """The VARCHAR index this server builds: INVERTED from Milvus 2.4, Trie before.
+
+    Why: the compose target in CI (and the `standalone` engine) run Milvus 2.3.5, which
+    refuses INVERTED ("index type not match: expected=Trie").
+    """
+    try:
+        raw = str(client.get_server_version()).lstrip("v")
+        major, minor = (int(x) for x in raw.split(".")[:2])
+    except Exception:  # Milvus Lite and unknown versions: the modern default
+        return "INVERTED"
+    return "Trie" if (major, minor) < (2, 4) else "INVERTED"
 
 
 def row_count(client: MilvusClient, name: str) -> int:
@@ -175,7 +189,8 @@ def ensure_collection(
             )
         client.drop_collection(name)
 
-    client.create_collection(name, schema=schema(dataset), index_params=index_params(index),
+    client.create_collection(name, schema=schema(dataset),
+                             index_params=index_params(index, scalar_index_for(client)),
                              consistency_level="Strong")
     with progress() as bar:
         task = bar.add_task(f"insert {name}", total=expected, visible=show_progress)

@@ -104,17 +104,16 @@ def milvus_pypi_image(docker_host: str, base_image: str) -> str:
     return images.MILVUS_IMAGE
 
 
-def wait_http(url: str, timeout: float, container=None) -> None:  # container: DockerContainer
+def wait_http(url: str, timeout: float, container=None) -> None:  # container: docker SDK Container
     """Poll ``url`` until 200; a container that exits fails at once with its log tail."""
     deadline = time.monotonic() + timeout
     last = ""
     while time.monotonic() < deadline:
         if container is not None:
-            wrapped = container.get_wrapped_container()
-            wrapped.reload()
-            if wrapped.status in ("exited", "dead"):
-                raise AssertionError(f"container exited ({wrapped.attrs['State'].get('ExitCode')}):\n"
-                                     + wrapped.logs(tail=40).decode(errors="replace"))
+            container.reload()
+            if container.status in ("exited", "dead"):
+                raise AssertionError(f"container exited ({container.attrs['State'].get('ExitCode')}):\n"
+                                     + container.logs(tail=40).decode(errors="replace"))
         try:
             with urllib.request.urlopen(url, timeout=3) as resp:
                 if resp.status == 200:
