@@ -20,6 +20,10 @@ pytest_plugins = ["milvus_lab.testing.milvus_fixtures", "milvus_lab.testing.kube
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
+    try:
+        import pytest_timeout  # noqa: F401  (the project's test extra; learners may not have it)
+    except ImportError:  # the project's `timeout` ini option, known so pytest does not warn
+        parser.addini("timeout", "per-test timeout (needs pytest-timeout; ignored without it)")
     parser.addoption("--impl", choices=IMPLS, default="labs",
                      help="check your exercises (labs, default) or the reference (solutions)")
 
@@ -40,4 +44,6 @@ def attempt(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     try:
         return fn(*args, **kwargs)
     except NotImplementedError as exc:
-        pytest.fail(f"{fn.__name__} is not implemented yet (TODO: {exc})", pytrace=False)
+        todo = str(exc)
+    # outside the except block: one message, no "During handling of the above exception"
+    pytest.fail(f"{fn.__name__} is not implemented yet (TODO: {todo})", pytrace=False)

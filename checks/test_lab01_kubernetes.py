@@ -21,6 +21,7 @@ from milvus_lab.kube import apply, cleanup, context, verify
 from milvus_lab.kube import manifests as m
 from milvus_lab.kube.netpol import selector_matches
 from milvus_lab.kube.wait import wait_for_rollout
+from milvus_lab.labkit import load_impl
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +68,7 @@ def test_liveness_is_more_patient_than_readiness(lab: ModuleType) -> None:
 
 
 def test_probes_are_valid_inside_the_deployment(lab: ModuleType) -> None:
-    dep = m.search_api_deployment(probes=build(lab.search_api_probes))
+    dep = m.search_api_deployment(namespace=m.NAMESPACE, lab="01", probes=build(lab.search_api_probes))
     schema_ok(dep)
 
 
@@ -101,7 +102,7 @@ def test_pdb_selects_exactly_the_slot_pods(lab: ModuleType) -> None:
     labels_ok(pdb)
     d = apply.to_dict(pdb)
     assert d["apiVersion"] == "policy/v1" and d["metadata"]["name"] == "search-api-blue"
-    pods = {s: apply.to_dict(m.search_api_deployment(s))["spec"]["template"]["metadata"]["labels"]
+    pods = {s: apply.to_dict(m.search_api_deployment(s, namespace=m.NAMESPACE, lab="01"))["spec"]["template"]["metadata"]["labels"]
             for s in ("blue", "green")}
     assert selector_matches(d["spec"].get("selector"), pods["blue"]), \
         "the selector must match the blue pods' labels (m.api_pod_labels('blue'))"
@@ -121,13 +122,14 @@ def test_network_policies_are_valid_and_labelled(lab: ModuleType) -> None:
             "milvus-allow-lab-host"} <= names, f"policy names: {sorted(names)}"
 
 
-INTENTS = [c.name.removeprefix("NetworkPolicy: ") for c in verify.netpol_intent_checks(m.network_policies())]
+INTENTS = [c.name.removeprefix("NetworkPolicy: ") for c in verify.netpol_intent_checks(
+    load_impl("lab01_kubernetes", "solutions").network_policies(m.NAMESPACE, "01"))]
 
 
 @pytest.mark.parametrize("case", range(len(INTENTS)), ids=INTENTS)
 def test_network_policies_do_what_the_design_says(lab: ModuleType, case: int) -> None:
     check = verify.netpol_intent_checks(build(lab.network_policies, "milvus-lab", "01"))[case]
-    assert check.ok, f"{check.name}: but your {check.detail}\n  hint: a pod is isolated once any policy " \
+    assert check.passed, f"{check.name}: but your {check.observed}\n  hint: a pod is isolated once any policy " \
                      "selects it; then only the union of the rules that select it is allowed"
 
 
@@ -135,19 +137,19 @@ def test_network_policies_do_what_the_design_says(lab: ModuleType, case: int) ->
 @pytest.mark.kube
 def test_objects_apply_and_controllers_agree(lab: ModuleType, kube_api: Any, kube_namespace: str) -> None:
     conn = context.from_api_client(kube_api.api_client, kube_api.context, kube_api.is_kind)
-    opts = m.StackOptions(namespace=kube_namespace, milvus=False)
+    opts = m.StackOptions("01", namespace=kube_namespace, milvus=False)
     objs = build(m.stack, opts, {"MILVUS_LAB_API_KEY": "check"}, lab.builders())
     try:
         apply.apply_objects(conn, objs, dry_run=True)
         apply.apply_objects(conn, objs)
         if not conn.is_kind:  # KWOK marks pods ready; on kind they need Milvus, which this check skips
-            wait_for_rollout(conn, "Deployment", opts.deployment, kube_namespace, timeout=120, show_progress=False)
+            wait_for_rollout(conn, "Deployment", opts.deployment, kube_namespace, timeout=120)
             pdb = verify.pdb_check(conn, kube_namespace, opts.deployment, expected_pods=2)
-            assert pdb.ok, f"the disruption controller says: {pdb.detail}"
+            assert pdb.passed, f"the disruption controller says: {pdb.observed}"
         hpa = verify.hpa_check(conn, kube_namespace, opts.deployment)
-        assert hpa.ok, f"HPA on the server: {hpa.detail}"
+        assert hpa.passed, f"HPA on the server: {hpa.observed}"
         failed = [c for c in verify.network_policy_checks(
-            conn, kube_namespace, ["default-deny-ingress", "milvus-allow-search-api"]) if not c.ok]
-        assert not failed, f"NetworkPolicies read back from the server: {failed[0].name}: {failed[0].detail}"
+            conn, kube_namespace, ["default-deny-ingress", "milvus-allow-search-api"]) if not c.passed]
+        assert not failed, f"NetworkPolicies read back from the server: {failed[0].name}: {failed[0].observed}"
     finally:
-        cleanup.cleanup(conn, "01", namespace=kube_namespace, show_progress=False)
+        cleanup.cleanup(conn, "01", namespace=kube_namespace)

@@ -15,12 +15,13 @@ from milvus_lab.bluegreen import faults, probes
 from milvus_lab.bluegreen.gates import (
     AnalysisPolicy,
     CandidateReport,
-    GateCheck,
     GatePolicy,
+    Measurement,
     TrafficWindow,
 )
 from milvus_lab.milvus.collections import IndexSpec
 from milvus_lab.testing.milvus_fixtures import build_collection, unique_name
+from milvus_lab.verification import Verification
 
 GATE_NAMES = ["row count", "loaded", "recall@10", "p95 latency", "filtered queries"]
 
@@ -50,7 +51,7 @@ def misaligned_report(milvus_client, small_dataset) -> CandidateReport:
         milvus_client.drop_collection(name)
 
 
-def failed_names(checks: list[GateCheck]) -> list[str]:
+def failed_names(checks: list[Verification]) -> list[str]:
     return [c.name for c in checks if not c.passed]
 
 
@@ -58,7 +59,7 @@ def failed_names(checks: list[GateCheck]) -> list[str]:
 def test_gate_passes_a_good_candidate(lab03, good_report):
     checks = attempt(lab03.pre_promotion_gate, good_report, GatePolicy())
     assert [c.name for c in checks] == GATE_NAMES, (
-        f"the gate must return one GateCheck per condition, named and ordered {GATE_NAMES}; "
+        f"the gate must return one Verification per condition, named and ordered {GATE_NAMES}; "
         f"got {[getattr(c, 'name', c) for c in checks]}")
     assert not failed_names(checks), (
         f"a correct candidate (recall {good_report.recall_at_10:.3f}, {good_report.rows} rows) "
@@ -90,8 +91,8 @@ def test_gate_fails_each_condition(lab03, good_report, change, expected):
 
 
 def test_gate_passed_needs_evidence(lab03):
-    ok = GateCheck("x", True, "1", "1")
-    bad = GateCheck("y", False, "0", "1")
+    ok = Verification("x", True, "1", "1")
+    bad = Verification("y", False, "0", "1")
     assert attempt(lab03.gate_passed, []) is False, "no checks is no evidence: gate_passed([]) must be False"
     assert attempt(lab03.gate_passed, [ok, ok]) is True
     assert attempt(lab03.gate_passed, [ok, bad]) is False
@@ -135,21 +136,64 @@ def test_promote_refuses_missing_candidate(lab03, milvus_client, small_collectio
 
 
 # ---- 3. the rollback decision -----------------------------------------------------
-POLICY = AnalysisPolicy(min_requests=40, max_error_ratio=0.01, max_p95_ms=1000, p95_regression_factor=2)
+POLICY = AnalysisPolicy(min_requests=40, min_reference=8, max_error_ratio=0.01, max_p95_ms=500,
+                        p95_regression_factor=2, consecutive_failures=2)
+BLUE = TrafficWindow(20, 0, 100.0)      # blue probed at the same time: p95 100 ms
+BLUE_SLOW = TrafficWindow(20, 0, 900.0)  # the whole machine is slow right now
+NO_REF = TrafficWindow(3, 0, 80.0)       # too few probes to compare against
 
 
-@pytest.mark.parametrize("window, baseline, action", [
-    (TrafficWindow(10, 5, 50.0), 50.0, "wait"),          # too little evidence, even with errors
-    (TrafficWindow(100, 5, 50.0), 50.0, "rollback"),     # 5% errors
-    (TrafficWindow(100, 1, 50.0), 50.0, "continue"),     # 1% is not more than 1%
-    (TrafficWindow(100, 0, 1500.0), None, "rollback"),   # over the SLO
-    (TrafficWindow(100, 0, 120.0), 50.0, "rollback"),    # more than 2x the baseline
-    (TrafficWindow(100, 0, 90.0), 50.0, "continue"),
-    (TrafficWindow(100, 0, None), 50.0, "continue"),     # no latency yet is not a failure
+@pytest.mark.parametrize("green, reference, failed", [
+    (TrafficWindow(10, 5, 50.0), BLUE, False),     # too little evidence, even with errors
+    (TrafficWindow(100, 5, 50.0), BLUE, True),     # 5% errors
+    (TrafficWindow(100, 1, 50.0), BLUE, False),    # 1% is not more than 1%
+    (TrafficWindow(100, 0, 400.0), BLUE, False),   # 4x blue but within the SLO
+    (TrafficWindow(100, 0, 800.0), BLUE, True),    # over the SLO and 8x blue
+    (TrafficWindow(100, 0, 1500.0), BLUE_SLOW, False),  # over the SLO, but blue is just as slow
+    (TrafficWindow(100, 0, 2000.0), BLUE_SLOW, True),   # over the SLO and > 2x a slow blue
+    (TrafficWindow(100, 0, 800.0), NO_REF, False),  # no reference: SLO x factor (1000 ms) decides
+    (TrafficWindow(100, 0, 1200.0), NO_REF, True),
+    (TrafficWindow(100, 0, None), BLUE, False),    # no latency yet is not a failure
 ])
-def test_rollback_decision(lab03, window, baseline, action):
-    decision = attempt(lab03.rollback_decision, window, baseline, POLICY)
+def test_measurement_failed(lab03, green, reference, failed):
+    reason = attempt(lab03.measurement_failed, Measurement(green, reference), POLICY)
+    assert bool(reason) == failed, (
+        f"green {green} vs blue {reference}: expected {'a failure' if failed else 'no failure'}, "
+        f"got {reason!r}. Hint: inconclusive below min_requests; then errors; latency fails only "
+        "over the SLO AND worse than blue (x factor), or over SLO x factor without a reference.")
+
+
+OK = Measurement(TrafficWindow(100, 0, 50.0), BLUE)
+BAD = Measurement(TrafficWindow(100, 5, 50.0), BLUE)
+THIN = Measurement(TrafficWindow(5, 5, 50.0), BLUE)  # inconclusive: too few requests
+
+
+@pytest.mark.parametrize("history, action", [
+    ([], "wait"),
+    ([THIN, THIN], "wait"),            # no conclusive measurement yet
+    ([BAD], "continue"),               # one failed measurement is not a verdict
+    ([BAD, OK, BAD], "continue"),      # not consecutive
+    ([OK, BAD, BAD], "rollback"),
+    ([BAD, THIN, BAD], "rollback"),    # an inconclusive one neither breaks nor extends a streak
+    ([OK, OK, OK], "continue"),
+])
+def test_rollback_decision(lab03, history, action):
+    decision = attempt(lab03.rollback_decision, history, POLICY)
+    names = ["OK" if m is OK else "BAD" if m is BAD else "THIN" for m in history]
     assert decision.action == action, (
-        f"{window} with baseline p95 {baseline}: expected '{action}', got '{decision.action}' "
-        f"({decision.reason}). Hint: wait below min_requests, then errors, then latency.")
+        f"measurements {names}: expected '{action}', got '{decision.action}' ({decision.reason}). "
+        "Hint: count only conclusive measurements; roll back when the last "
+        "policy.consecutive_failures of them all failed.")
     assert decision.reason, "say why: the reason is what an on-call engineer reads"
+
+
+@pytest.mark.parametrize("p95, reference, passed", [
+    (900.0, None, True), (1200.0, None, False), (1900.0, 1000.0, True), (2500.0, 1000.0, False),
+])
+def test_gate_latency_is_judged_against_the_live_collection(lab03, good_report, p95, reference, passed):
+    report = replace(good_report, p95_ms=p95, reference_p95_ms=reference)
+    checks = attempt(lab03.pre_promotion_gate, report, GatePolicy())
+    assert ("p95 latency" not in failed_names(checks)) == passed, (
+        f"candidate p95 {p95} ms with the live collection at {reference} ms: expected "
+        f"{'pass' if passed else 'fail'}. Hint: within the SLO passes; over it passes only when "
+        "the live collection, probed at the same moment, is nearly as slow (x p95_vs_reference).")

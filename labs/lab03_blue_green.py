@@ -3,7 +3,9 @@
 
 1. `pre_promotion_gate`: is the candidate good enough to take traffic? (before users see it)
 2. `promote`: move the alias atomically and prove it moved.
-3. `rollback_decision`: does live traffic after the switch say roll back?
+3. `measurement_failed` + `rollback_decision`: does live traffic after the switch say roll
+   back? (judged per measurement against blue measured at the same time; only consecutive
+   failed measurements abort, like Argo Rollouts' failureLimit)
 
 The lab calls these functions inside the real release (`--impl labs` runs yours);
 `pytest checks` tests them against a real Milvus Lite server.
@@ -17,29 +19,40 @@ from milvus_lab.bluegreen.gates import (
     AnalysisPolicy,
     CandidateReport,
     Decision,
-    GateCheck,
     GatePolicy,
+    Measurement,
     Promotion,
-    TrafficWindow,
 )
+from milvus_lab.verification import Verification
 
 
-def pre_promotion_gate(candidate: CandidateReport, policy: GatePolicy) -> list[GateCheck]:
-    """One GateCheck per condition, in this order, named exactly:
+def pre_promotion_gate(candidate: CandidateReport, policy: GatePolicy) -> list[Verification]:
+    """One Verification per condition, in this order, named exactly:
 
     - "row count": rows == expected_rows
     - "loaded": the collection is loaded (a search would fail otherwise)
     - "recall@10": recall_at_10 >= policy.min_recall
-    - "p95 latency": p95_ms <= policy.max_p95_ms
+    - "p95 latency": p95_ms <= policy.max_p95_ms, or (when reference_p95_ms, the live
+      collection probed at the same moment, is known) p95_ms <= reference_p95_ms *
+      policy.p95_vs_reference: a busy machine slows both, so that alone is no failure
     - "filtered queries": at least one filtered smoke query ran and all passed
 
-    `observed` and `required` are short human-readable strings (e.g. "0.953", ">= 0.90").
+    `observed` and `required` are short human-readable strings (e.g. "0.953", ">= 0.90");
+    `hint` says what to look at when the condition fails.
     """
-    # TODO: return one GateCheck per condition listed in the docstring
-    raise NotImplementedError('return one GateCheck per condition listed in the docstring')
+    # TODO: return one Verification per condition listed in the docstring
+    raise NotImplementedError('return one Verification per condition listed in the docstring')
 
 
-def gate_passed(checks: list[GateCheck]) -> bool:
+def p95_ok(candidate: CandidateReport, policy: GatePolicy) -> bool:
+    """Within the SLO, or no slower than the live collection allows right now."""
+    if candidate.p95_ms <= policy.max_p95_ms:
+        return True
+    ref = candidate.reference_p95_ms
+    return bool(ref) and candidate.p95_ms <= ref * policy.p95_vs_reference
+
+
+def gate_passed(checks: list[Verification]) -> bool:
     """A gate with no checks never passes: no evidence is not good evidence."""
     # TODO: True only when there is at least one check and every check passed
     raise NotImplementedError('True only when there is at least one check and every check passed')
@@ -56,15 +69,29 @@ def promote(client: MilvusClient, alias: str, candidate: str) -> Promotion:
     raise NotImplementedError('check the candidate exists, create or alter the alias, read it back')
 
 
-def rollback_decision(window: TrafficWindow, baseline_p95_ms: float | None,
-                      policy: AnalysisPolicy) -> Decision:
-    """Decide from live traffic since the switch.
+def measurement_failed(m: Measurement, policy: AnalysisPolicy) -> str | None:
+    """Why one measurement failed, or None when it did not (or had too little evidence).
 
-    - "wait" while window.requests < policy.min_requests (not enough evidence yet)
-    - "rollback" when the error ratio exceeds policy.max_error_ratio
-    - "rollback" when p95 exceeds policy.max_p95_ms, or exceeds
-      baseline_p95_ms * policy.p95_regression_factor (when a baseline is known)
-    - "continue" otherwise. The reason names the number that decided.
+    - None when m.green.requests < policy.min_requests (inconclusive, not a failure)
+    - errors: green's error ratio > policy.max_error_ratio
+    - latency: green's p95 > policy.max_p95_ms AND, when blue's reference has at least
+      policy.min_reference requests and a p95, green's p95 > reference p95 *
+      policy.p95_regression_factor (without a usable reference: green's p95 > max_p95_ms *
+      p95_regression_factor). Blue slow at the same moment means the machine is slow.
+    The reason names the numbers that decided.
     """
-    # TODO: wait for evidence, then roll back on errors or latency, else continue
-    raise NotImplementedError('wait for evidence, then roll back on errors or latency, else continue')
+    # TODO: inconclusive -> None; errors; latency over the SLO and worse than blue
+    raise NotImplementedError('inconclusive -> None; errors; latency over the SLO and worse than blue')
+
+
+def rollback_decision(history: list[Measurement], policy: AnalysisPolicy) -> Decision:
+    """Decide from the measurements since the switch (oldest first).
+
+    Only conclusive measurements count (green.requests >= policy.min_requests).
+    - "wait" while there is no conclusive measurement yet
+    - "rollback" when the last policy.consecutive_failures conclusive measurements all failed
+      (use measurement_failed); the reason says how many failed and why the last one did
+    - "continue" otherwise (one unlucky interval is not a verdict)
+    """
+    # TODO: keep conclusive ones, roll back on N consecutive failures, else continue
+    raise NotImplementedError('keep conclusive ones, roll back on N consecutive failures, else continue')

@@ -17,37 +17,54 @@
 # %%
 from __future__ import annotations
 
+import argparse
 import sys
 import time
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from collections.abc import Callable
 
-from milvus_lab.bluegreen import faults, probes, traffic
-from milvus_lab.bluegreen.catalog import ALIAS, V1, V2, Release
-from milvus_lab.bluegreen.gates import AnalysisPolicy, GatePolicy, TrafficWindow
-from milvus_lab.environment import ensure_baseline, milvus_client
-from milvus_lab.errors import PrerequisiteError, VerificationFailed
+from milvus_lab.app import client as api
+from milvus_lab.baseline import ensure_baseline
+from milvus_lab.bluegreen import faults, ops, probes
+from milvus_lab.bluegreen.analysis import measurements_table, watch
+from milvus_lab.bluegreen.cleanup import drop_lab_data
+from milvus_lab.bluegreen.gates import AnalysisPolicy, GatePolicy
+from milvus_lab.bluegreen.verdicts import load_verdicts
+from milvus_lab.errors import PrerequisiteError
 from milvus_lab.labkit import (
-    confirm,
-    default_report_path,
-    lab_parser,
-    load_impl,
-    run_lab,
-    settings_from_args,
+    Drill,
+    LabRun,
+    LabSpec,
+    lab_main,
+    notebook_finish,
+    notebook_run,
+    run_steps,
 )
-from milvus_lab.load import live_panel, locustfile, plot_timeline, start_locust
+from milvus_lab.load import open_live_panel, plot_timeline
+from milvus_lab.load.runner import LocustRun
 from milvus_lab.milvus import collections, datasets
-from milvus_lab.report import Narrator, console, settings_table, summary_table, write_json_report
-from milvus_lab.targets import get_target
+from milvus_lab.releases import ALIAS, V1, V2
+from milvus_lab.report import console
+from milvus_lab.targets import Capability
 
-LAB = "03"
-SCRIPT = "03_blue_green_deployment.py"  # (no __file__ in a notebook)
-CLEANUP = "python step05_production/03_blue_green_deployment.py --cleanup"
+SPEC = LabSpec(
+    number="03", slug="blue_green_deployment", title="Blue-green releases with zero downtime",
+    learn=("move a Milvus alias atomically after a pre-promotion gate (data layer)",
+           "switch live traffic between API versions atomically (service layer)",
+           "watch live traffic after a switch and roll back automatically"),
+    minutes=1, exercise="lab03_blue_green",
+    drills=(
+        Drill("plain", (), 0, passes=("recall@10", "answers come from v2 data after alias switch",
+                                      "0 failed requests", "both versions answered", "green/v2 answers at the end")),
+        Drill("recall", ("--inject-fault", "recall"), 1, passes=("users never saw the candidate", "0 failed requests"),
+              fails=("recall@10",)),
+        Drill("errors", ("--inject-fault", "errors"), 1, passes=("automatic rollback", "rolled back within 10 s of the "
+              "switch", "no request served by v2 after rollback"), fails=("post-promotion analysis",)),
+        Drill("rollback", ("--rollback",), 0, passes=("manual rollback", "0 failed requests", "both versions answered")),
+    ),
+)
 
 
-def parse_args(argv: list[str] | None = None) -> Any:
-    parser = lab_parser("Lab 03: blue-green releases of Milvus data and of the search API")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--inject-fault", choices=faults.FAULTS, default=None,
                         help="recall: a bad candidate the gate must stop; errors: a bad API release "
                              "live analysis must roll back")
@@ -59,389 +76,299 @@ def parse_args(argv: list[str] | None = None) -> Any:
                         help="post-promotion analysis window (default 12)")
     parser.add_argument("--scale-down-delay", type=float, default=5.0,
                         help="seconds blue stays warm after the switch (default 5)")
-    parser.add_argument("--keep-running", action="store_true",
-                        help="leave Milvus, API replicas and router running at the end")
     parser.add_argument("--rebuild", action="store_true", help="rebuild half-built collections")
-    args = parser.parse_args(argv)
-    if args.users < 1 or args.user_rps <= 0:
-        parser.error("--users must be >= 1 and --user-rps > 0")
-    return args
 
 
-@dataclass
-class Outcome:
-    """Everything the summary, the JSON report and the checks need."""
-
-    data_promoted: bool = False
-    service_promoted: bool = False
-    gate: list[dict] = field(default_factory=list)
-    rollback: dict[str, Any] = field(default_factory=dict)
-    cutovers: dict[str, float] = field(default_factory=dict)
-    verifications: dict[str, bool] = field(default_factory=dict)
-    load: dict[str, Any] = field(default_factory=dict)
-    failure: str = ""
+def check_arguments(args: argparse.Namespace) -> None:
+    """Bad numbers are refused before anything starts."""
+    if args.users < 1 or args.user_rps <= 0 or args.analysis_seconds <= 0 or args.scale_down_delay < 0:
+        raise PrerequisiteError(
+            f"bad load or timing flags: --users {args.users}, --user-rps {args.user_rps}, "
+            f"--analysis-seconds {args.analysis_seconds}, --scale-down-delay {args.scale_down_delay}",
+            fix="--users >= 1, --user-rps > 0, --analysis-seconds > 0, --scale-down-delay >= 0")
 
 
 # %% [markdown]
 # ## The lesson
-# Each step below is printed as a numbered panel with the equivalent command.
+# Each step is a numbered panel with the equivalent command. The release object keeps
+# what one step hands to the next (the load, the dataset, when traffic switched).
 
 
 # %%
-def run(args: Any) -> int:
-    settings = settings_from_args(args)
-    impl = load_impl("lab03_blue_green", args.impl)
-    target = get_target(settings, lab=LAB)
-    story = Narrator(LAB, "Blue-green releases with zero downtime")
-    story.header(
-        ["move a Milvus alias atomically after a pre-promotion gate (data layer)",
-         "switch live traffic between API versions atomically (service layer)",
-         "watch live traffic after a switch and roll back automatically"],
-        targets="local (default), compose, kube", minutes=1,
-    )
-    console.print(settings_table({**target.describe(), "impl": args.impl,
-                                  "fault": args.inject_fault or "none", "load": f"{args.users} users"}))
-    if target.name == "local":
-        story.info("Milvus Lite has no auth/TLS; lab 05 covers those on compose/kube.")
-    if args.cleanup:
-        if not confirm(f"Drop alias {ALIAS!r}, the lab's collections and stop its processes?", args.yes):
-            console.print("nothing removed")
-            return 0
-        return cleanup(target)
-    if args.dry_run:
-        return dry_run(target, story)
+class BlueGreenRelease:
+    """Lab 03's steps over one LabRun: blue live, load, data release, service release, analysis."""
 
-    out = Outcome()
-    report_path = args.report or default_report_path(settings, SCRIPT)
-    try:
-        lesson(args, settings, impl, target, story, out)
-    finally:
-        if not args.keep_running:
-            target.teardown()
-    write_summary(story, out, report_path)
-    if out.failure:
-        raise VerificationFailed(out.failure, fix="read the report; the live version was never in doubt")
-    return 0
+    def __init__(self, run: LabRun) -> None:
+        self.run, self.args, self.target = run, run.args, run.target
+        self.load: LocustRun | None = None
+        self.blue_urls: list[str] = []
+        self.switched_at: float | None = None
+        self.candidate = f"{V2.collection}_faulty" if self.args.inject_fault == "recall" else V2.collection
 
+    def steps(self) -> list[Callable[[], None]]:
+        return [self.blue_is_live, self.start_load, self.build_candidate, self.gate, self.move_alias,
+                self.deploy_green, self.switch_traffic, self.analyse, self.scale_down_blue]
 
-def lesson(args: Any, settings: Any, impl: Any, target: Any, story: Narrator, out: Outcome) -> None:
-    # Step 1: blue is live
-    with story.step("Blue is live",
-                    f"Collection {V1.collection} ({V1.index.label()}) behind alias {ALIAS!r}; "
-                    f"search API {V1.slot}/{V1.version} x{V1.replicas} takes all traffic.",
-                    f"client.create_alias('{V1.collection}', '{ALIAS}')   # or alter_alias"):
-        base = ensure_baseline(target, V1, rebuild=args.rebuild)
-        target.retire(V2.slot)  # a leftover green from an interrupted run: never live here
-        story.result(True, f"{V1.collection}: {base.collection.rows:,} rows "
-                           f"({'reused' if base.collection.reused else 'built'}); alias {ALIAS} → {V1.collection}"
-                           + (f" (was {base.alias_before})" if base.alias_before not in (None, V1.collection) else ""))
-        story.result(True, f"live: {V1.slot} x{len(base.backends)} at {target.live_url()}")
+    def blue_is_live(self) -> None:
+        with self.run.step("Blue is live",
+                           f"Collection {V1.collection} ({V1.index.label()}) behind alias {ALIAS!r}; search "
+                           f"API {V1.slot}/{V1.version} x{V1.replicas} takes all traffic.",
+                           f"client.create_alias('{V1.collection}', '{ALIAS}')   # or alter_alias"):
+            base = ensure_baseline(self.target, V1, rebuild=self.args.rebuild)
+            self.target.retire(V2.slot)  # a leftover green from an interrupted run: never live here
+            self.blue_urls = base.backends
+            self.run.result(True, f"{V1.collection}: {base.collection.rows:,} rows "
+                                  f"({'reused' if base.collection.reused else 'built'}); alias {ALIAS} → {V1.collection}")
+            self.run.result(True, f"live: {V1.slot} x{len(base.backends)} at {self.target.live_url()}")
 
-    # Step 2: load starts and runs through every step below
-    with story.step("Load starts",
-                    f"{args.users} Locust users search continuously through the live route. A non-200, an "
-                    "empty result or an unknown version counts as a failure.",
-                    f"locust -f loadtests/blue_green.py --host {target.live_url()} --headless -u {args.users}"):
-        run_dir = settings.path("load", "03")
-        load = start_locust(
-            locustfile("blue_green"), target.live_url(), users=args.users, spawn_rate=args.users,
-            run_time_s=None, out_dir=run_dir,
-            env={"MILVUS_LAB_DATASET_DIR": str(datasets.dataset_dir(settings, V1.dataset.name)),
-                 "MILVUS_LAB_EXPECT_VERSIONS": "v1,v2", "MILVUS_LAB_USER_RPS": str(args.user_rps)},
-        )
-        story.result(True, f"Locust pid {load.pid}, files in {run_dir}")
-    try:
-        with live_panel(load, title="live traffic"):
-            _wait_for_traffic(load, seconds=5)
-            baseline = load.result().window(time.time() - 5, time.time(), "baseline")
-            release(args, impl, target, story, out, load, baseline.p95_ms)
-            time.sleep(3)  # steady traffic after the last change, for the timeline
-    finally:
-        load.stop()
-    result = load.result()
-    out.load = result.summary()
-    out.load["phases_table"] = [(w.label, w.requests, w.failures, w.p50_ms, w.p95_ms, w.p99_ms)
-                                for w in result.phases()]
-    png = plot_timeline(result, settings.path("reports", "03_blue_green_timeline.png"),
-                        title="Lab 03: traffic by served version, with the cutovers")
-    out.load["timeline_png"] = str(png)
-    _verify_traffic(args, out, result)
+    def start_load(self) -> None:
+        users = self.args.users
+        with self.run.step("Load starts",
+                           f"{users} Locust users search continuously through the live route. A non-200, an "
+                           "empty result or an unknown version counts as a failure.",
+                           f"locust -f loadtests/blue_green.py --host {self.target.live_url()} --headless -u {users}"):
+            self.load = ops.start_load(self.run.settings, self.target.live_url(), users, self.args.user_rps)
+            self.run.on_exit(self.summarise_load)
+            self.run.on_exit(self.load.stop)
+            self.run.on_exit(open_live_panel(self.load, title="live traffic"))
+            self.load.wait_for_traffic(seconds=5)
+            p95 = self.load.result().window(time.time() - 5, time.time(), "baseline").p95_ms
+            self.run.result(True, f"Locust pid {self.load.pid}; baseline p95 {p95} ms")
 
+    # -- data-layer release: build, gate, move the alias ---------------------------------
 
-def release(args: Any, impl: Any, target: Any, story: Narrator, out: Outcome, load: Any,
-            baseline_p95: float | None) -> None:
-    candidate = V2
-    client = milvus_client(target.ensure_milvus())
-    try:
-        promoted = data_release(args, impl, client, target, story, out, load, candidate)
-    finally:
-        client.close()
-    if not promoted:
-        return
-    service_release(args, impl, target, story, out, load, candidate, baseline_p95)
+    def build_candidate(self) -> None:
+        faulty = self.args.inject_fault == "recall"
+        with self.run.step(f"Build candidate {self.candidate}",
+                           f"Dataset {V2.version} ({V2.dataset.n:,} rows) on {V2.index.label()}, built while "
+                           f"{V1.slot} keeps serving. Nobody reads it until the alias moves."
+                           + (" [fault: vectors misaligned with ids]" if faulty else ""),
+                           f"client.create_collection('{self.candidate}', ...); client.insert(...)"):
+            status = ops.build_candidate(self.run.settings, self.target, self.candidate, faulty, self.args.rebuild)
+            self.run.result(True, f"{self.candidate}: {status.rows:,} rows, index {status.index}, "
+                                  f"{'reused' if status.reused else 'built'}")
 
+    def gate(self) -> None:
+        with self.run.step("Pre-promotion gate",
+                           "Measure the candidate before any user sees it: row count, recall@10 against exact "
+                           "ground truth, filtered queries, and p95 probed interleaved with the live collection "
+                           "(a busy laptop slows both: only a difference counts).",
+                           f"client.search('{self.candidate}', data=queries, limit=10)   # vs numpy ground truth"):
+            ds = datasets.ensure_dataset(self.run.settings, V2.dataset)
+            with ops.milvus(self.target) as client:
+                report = probes.measure_candidate(client, self.candidate, ds, V2.index,
+                                                  reference=(V1.collection, V1.index))
+                checks = self.run.impl.pre_promotion_gate(report, GatePolicy())
+                self.run.record(*checks)
+                if self.run.impl.gate_passed(checks):
+                    return
+                self.load.mark("gate failed")
+                collections.drop_collection(client, self.candidate)  # refuses a collection behind an alias
+                self.run.result(True, f"candidate dropped; alias {ALIAS} still → "
+                                      f"{collections.alias_target(client, ALIAS)}: users kept getting v1")
+            self.run.fail("pre-promotion gate failed: " + ", ".join(c.name for c in checks if c.failed))
 
-# %% [markdown]
-# ### Step 3: data-layer release (collection + alias)
+    def move_alias(self) -> None:
+        with self.run.step("Promote: move the alias",
+                           "alter_alias is atomic: every search sees either the old or the new collection. "
+                           f"{V1.collection} stays for the rollback window.",
+                           f"client.alter_alias('{self.candidate}', '{ALIAS}')"):
+            with ops.milvus(self.target) as client:
+                t0 = time.perf_counter()
+                promotion = self.run.impl.promote(client, ALIAS, self.candidate)
+                took = time.perf_counter() - t0
+            self.load.mark(f"alias → {V2.version}")
+            self.run.section["alias_switch_s"] = round(took, 4)
+            self.run.result(promotion.current == self.candidate,
+                            f"alias {ALIAS}: {promotion.previous} → {promotion.current} in {took * 1000:.1f} ms")
+            seen = api.sample(self.target.live_url(), datasets.ensure_dataset(self.run.settings, V2.dataset), n=10)
+            self.run.verify("answers come from v2 data after alias switch",
+                            seen.data_versions.get(V2.version, 0) == seen.ok == seen.total,
+                            dict(seen.data_versions), f"all {seen.total} from {V2.version}",
+                            "the API must search the alias, not a collection name")
 
+    # -- service-layer release: green replicas, preview, switch, analysis -----------------
 
-# %%
-def data_release(args: Any, impl: Any, client: Any, target: Any, story: Narrator, out: Outcome,
-                 load: Any, rel: Release) -> bool:
-    settings = target.settings
-    faulty = args.inject_fault == "recall"
-    name = f"{rel.collection}_faulty" if faulty else rel.collection
-    with story.step(f"Build candidate {name}",
-                    f"Dataset {rel.version} ({rel.dataset.n:,} rows) on {rel.index.label()}, built while "
-                    f"{V1.slot} keeps serving. Nobody reads it until the alias moves."
-                    + (" [fault: vectors misaligned with ids]" if faulty else ""),
-                    f"client.create_collection('{name}', ...); client.insert(...); client.load_collection(...)"):
-        ds = datasets.ensure_dataset(settings, rel.dataset)
-        build_ds = faults.misaligned(ds) if faulty else ds
-        # nobody reads the candidate yet, so a half-built one from an interrupted run is rebuilt
-        serving = collections.alias_target(client, ALIAS) == name
-        status = collections.ensure_collection(client, name, build_ds, rel.index,
-                                               rebuild=args.rebuild or faulty or not serving)
-        story.result(True, f"{name}: {status.rows:,} rows, index {status.index}, "
-                           f"{'reused' if status.reused else 'built'}")
+    def deploy_green(self) -> None:
+        fault_rate = faults.ERROR_RATE if self.args.inject_fault == "errors" else 0.0
+        with self.run.step(f"Deploy {V2.slot}/{V2.version}",
+                           f"{V2.replicas} replicas of API {V2.version} start next to blue; readiness probes "
+                           "(/readyz) must pass; the preview route reaches them, live traffic does not."
+                           + (f" [fault: fails {fault_rate:.0%} of searches]" if fault_rate else ""),
+                           "kubectl apply -f search-api-green.yaml && kubectl rollout status deploy/search-api-green"):
+            urls = self.target.deploy(V2.api_config(self.target.api_milvus_uri(), fault_rate), V2.replicas)
+            self.target.set_preview(V2.slot)
+            smoke = api.sample(self.target.preview_url(), datasets.ensure_dataset(self.run.settings, V2.dataset), n=20)
+            ok = self.run.verify("preview smoke test", smoke.failed == 0 and set(smoke.served_by) == {f"{V2.slot}/{V2.version}"},
+                                 f"{len(urls)} ready; {smoke.ok}/{smoke.total} ok, served by {dict(smoke.served_by)}",
+                                 f"all ok from {V2.slot}/{V2.version}", "read the green replicas' logs")
+            if ok.failed:
+                self.target.retire(V2.slot)
+                self.run.fail(f"preview smoke test of {V2.slot} failed: {smoke.errors[:2]}")
 
-    with story.step("Pre-promotion gate",
-                    "Measure the candidate before any user sees it: row count, recall@10 against exact "
-                    "ground truth, p95 of a probe, filtered queries.",
-                    f"client.search('{name}', data=queries, limit=10)   # vs numpy ground truth"):
-        report = probes.measure_candidate(client, name, ds, rel.index)
-        checks = impl.pre_promotion_gate(report, GatePolicy())
-        for check in checks:
-            story.result(check.passed, f"{check.name}: {check.observed} (required {check.required})")
-        out.gate = [check.__dict__ for check in checks]
-        passed = impl.gate_passed(checks)
-    if not passed:
-        load.mark("gate failed")
-        with story.step("Candidate rejected",
-                        "The gate failed, so the alias never moved: users kept getting v1 answers.",
-                        f"client.drop_collection('{name}')"):
-            client.drop_collection(name)
-            story.result(True, f"alias {ALIAS} still → {collections.alias_target(client, ALIAS)}; {name} dropped")
-        out.failure = "pre-promotion gate failed: " + ", ".join(c.name for c in checks if not c.passed)
-        return False
+    def switch_traffic(self) -> None:
+        with self.run.step(f"Switch live traffic to {V2.slot}",
+                           "One atomic change: requests in flight finish on blue, new ones go to green.",
+                           "kubectl patch service search-api -p '{\"spec\":{\"selector\":{\"slot\":\"green\"}}}'"):
+            t0 = time.perf_counter()
+            self.target.route({V2.slot: 100})
+            self.switched_at = self.load.mark(f"router → {V2.slot}").t
+            self.run.section["router_switch_s"] = round(time.perf_counter() - t0, 4)
+            self.run.result(self.target.live_slots() == [V2.slot],
+                            f"live: {self.target.live_slots()} in {self.run.section['router_switch_s'] * 1000:.1f} ms")
 
-    with story.step("Promote: move the alias",
-                    "alter_alias is atomic: every search sees either the old or the new collection. "
-                    f"{V1.collection} stays for the rollback window.",
-                    f"client.alter_alias('{name}', '{ALIAS}')"):
-        t0 = time.perf_counter()
-        promotion = impl.promote(client, ALIAS, name)
-        load.mark(f"alias → {rel.version}")
-        out.cutovers["alias_switch_s"] = round(time.perf_counter() - t0, 4)
-        story.result(promotion.current == name, f"alias {ALIAS}: {promotion.previous} → {promotion.current} "
-                                                f"in {out.cutovers['alias_switch_s'] * 1000:.1f} ms")
-        seen = traffic.sample(target.live_url(), ds, n=10)
-        answered_by_new = seen.data_versions.get(rel.version, 0) == seen.ok == seen.total
-        story.result(answered_by_new, f"answers now come from {dict(seen.data_versions)} data")
-        out.verifications["answers come from v2 data after alias switch"] = answered_by_new
-        out.data_promoted = True
-    return True
+    def analyse(self) -> None:
+        policy = AnalysisPolicy()
+        with self.run.step("Post-promotion analysis",
+                           f"Every {policy.interval_s:g}s for {self.args.analysis_seconds:g}s one measurement: green's "
+                           "live traffic, and blue (still warm) probed at the same moment as the reference. A "
+                           f"measurement fails on errors, or on p95 over the SLO and worse than blue; "
+                           f"{policy.consecutive_failures} failed in a row roll back router and alias at once.",
+                           "kubectl argo rollouts get rollout search-api   # AnalysisRun, in miniature"):
+            queries = datasets.ensure_dataset(self.run.settings, V2.dataset).queries
+            analysis = watch(self.run.impl, self.load, self.switched_at, self.args.analysis_seconds,
+                             self.blue_urls, queries, policy)
+            rows = analysis.rows(policy, self.run.impl.measurement_failed)
+            console.print(measurements_table(rows))
+            decision = analysis.decision
+            self.run.section["analysis"] = {"decision": decision.action, "reason": decision.reason,
+                                            "policy": vars(policy), "measurements": rows}
+            self.run.verify("post-promotion analysis", decision.action == "continue",
+                            f"{decision.action}: {decision.reason}", "continue",
+                            "raise --users or --analysis-seconds" if decision.action == "wait"
+                            else "the new API version fails under live traffic: read its logs")
+        if decision.rollback:
+            self.roll_back(f"automatic rollback: {decision.reason}")
+            self.run.fail(f"automatic rollback: {decision.reason}")
+        elif self.args.rollback:
+            self.roll_back("manual rollback drill (--rollback)")
 
+    def roll_back(self, reason: str) -> None:
+        with self.run.step("Roll back", f"{reason}. Router back to {V1.slot}, alias back to {V1.collection}: "
+                           "both still warm.",
+                           f"kubectl patch service search-api ...slot={V1.slot}; "
+                           f"client.alter_alias('{V1.collection}', '{ALIAS}')"):
+            restored = ops.restore_blue(self.target)
+            done = self.load.mark("rollback").t
+            ops.wait_for_answers(self.load, done + 1)  # evidence that users are back on blue
+            self.run.section["rollback"] = {"reason": reason, "took_s": round(restored.took_s, 4), "completed_at": done,
+                                            "since_switch_s": round(done - self.switched_at, 2)}
+            self.run.verify("manual rollback" if self.args.rollback else "automatic rollback", restored.complete,
+                            f"{restored.took_s * 1000:.0f} ms; live {restored.live}, alias → {restored.alias}",
+                            f"live [{V1.slot}], alias → {V1.collection}")
+            self.target.retire(V2.slot)
 
-# %% [markdown]
-# ### Step 4: service-layer release (green replicas + router switch)
-
-
-# %%
-def service_release(args: Any, impl: Any, target: Any, story: Narrator, out: Outcome, load: Any,
-                    rel: Release, baseline_p95: float | None) -> None:
-    settings = target.settings
-    fault_rate = faults.ERROR_RATE if args.inject_fault == "errors" else 0.0
-    ds = datasets.ensure_dataset(settings, rel.dataset)
-    with story.step(f"Deploy {rel.slot}/{rel.version}",
-                    f"{rel.replicas} replicas of API {rel.version} start next to blue; readiness probes "
-                    "(/readyz) must pass; the preview route reaches them, live traffic does not."
-                    + (f" [fault: fails {fault_rate:.0%} of searches]" if fault_rate else ""),
-                    "kubectl apply -f search-api-green.yaml && kubectl rollout status deploy/search-api-green"):
-        urls = target.deploy(rel.api_config(target.api_milvus_uri(), fault_rate), rel.replicas)
-        target.set_preview(rel.slot)
-        smoke = traffic.sample(target.preview_url(), ds, n=20)
-        ok = smoke.failed == 0 and set(smoke.served_by) == {f"{rel.slot}/{rel.version}"}
-        story.result(ok, f"{len(urls)} ready; preview smoke: {smoke.ok}/{smoke.total} ok, "
-                         f"served by {dict(smoke.served_by)}")
-        if not ok:
-            out.failure = f"preview smoke test of {rel.slot} failed: {smoke.errors[:2]}"
-            target.retire(rel.slot)
+    def scale_down_blue(self) -> None:
+        if "rollback" in self.run.section:
             return
+        with self.run.step(f"Scale down {V1.slot}",
+                           f"Blue stays warm {self.args.scale_down_delay:g}s (Argo Rollouts' scaleDownDelaySeconds) "
+                           "so a rollback needs no cold start; then it stops.",
+                           f"kubectl scale deploy/search-api-{V1.slot} --replicas=0"):
+            time.sleep(self.args.scale_down_delay)
+            self.target.retire(V1.slot)
+            self.run.section["blue_stopped_at"] = self.load.mark(f"{V1.slot} stopped").t
+            ops.wait_for_answers(self.load, self.run.section["blue_stopped_at"] + 1)  # traffic after the last change
+            self.run.result(True, f"{V1.slot} retired; {V1.collection} kept for a data rollback")
 
-    with story.step(f"Switch live traffic to {rel.slot}",
-                    "One atomic change: requests in flight finish on blue, new ones go to green.",
-                    "kubectl patch service search-api -p '{\"spec\":{\"selector\":{\"slot\":\"green\"}}}'"):
-        t0 = time.perf_counter()
-        target.route({rel.slot: 100})
-        switched_at = load.mark(f"router → {rel.slot}").t
-        out.cutovers["router_switch_s"] = round(time.perf_counter() - t0, 4)
-        out.service_promoted = True
-        story.result(target.live_slots() == [rel.slot],
-                     f"live: {target.live_slots()} in {out.cutovers['router_switch_s'] * 1000:.1f} ms")
-
-    with story.step("Post-promotion analysis",
-                    f"For {args.analysis_seconds:g}s, live traffic since the switch decides: error ratio and "
-                    "p95 against the policy. A bad verdict rolls back router and alias at once.",
-                    "kubectl argo rollouts get rollout search-api   # AnalysisRun, in miniature"):
-        decision = watch(impl, load, switched_at, args.analysis_seconds, baseline_p95)
-        story.result(not decision.rollback, f"{decision.action}: {decision.reason}")
-    if decision.rollback:
-        rollback(target, story, out, load, rel, reason=decision.reason, started=switched_at)
-        out.failure = f"automatic rollback: {decision.reason}"
-        return
-    if args.rollback:
-        rollback(target, story, out, load, rel, reason="manual rollback drill (--rollback)", started=None)
-        return
-
-    with story.step(f"Scale down {V1.slot}",
-                    f"Blue stays warm {args.scale_down_delay:g}s (Argo Rollouts' scaleDownDelaySeconds) so a "
-                    "rollback needs no cold start; then it stops.",
-                    f"kubectl scale deploy/search-api-{V1.slot} --replicas=0"):
-        time.sleep(args.scale_down_delay)
-        target.retire(V1.slot)
-        load.mark(f"{V1.slot} stopped")
-        story.result(True, f"{V1.slot} retired; {V1.collection} kept for a data rollback")
+    def summarise_load(self) -> None:
+        """The whole run judged from the load test's own record (runs at exit, failures too)."""
+        result = self.load.result()
+        self.run.section["load"] = {k: v for k, v in result.summary().items() if k != "history"}
+        png = plot_timeline(result, self.run.settings.path("reports", "03_blue_green_timeline.png"),
+                            title="Lab 03: traffic by served version, with the cutovers")
+        self.run.artifact(png, "traffic timeline by served version, cutovers marked")
+        self.run.record(*load_verdicts(result, switched_at=self.switched_at, rollback=self.run.section.get("rollback"),
+                                       manual=self.args.rollback, fault=self.args.inject_fault,
+                                       stopped=self.run.stopped, blue_stopped_at=self.run.section.get("blue_stopped_at")))
 
 
-def watch(impl: Any, load: Any, since: float, seconds: float, baseline_p95: float | None) -> Any:
-    """Ask the rollback decision every half second until it says roll back or time is up."""
-    policy = AnalysisPolicy()
-    deadline = time.time() + seconds
-    while True:
-        time.sleep(0.5)
-        w = load.result().window(since, time.time() + 1, "since switch")
-        decision = impl.rollback_decision(TrafficWindow(w.requests, w.failures, w.p95_ms), baseline_p95, policy)
-        if decision.rollback or time.time() >= deadline:
-            break
-    if decision.action == "wait":
-        raise VerificationFailed(f"not enough traffic to judge the release ({decision.reason})",
-                                 fix="raise --users or --analysis-seconds")
-    return decision
+def lesson(run: LabRun) -> None:
+    if Capability.ALIAS_RULES not in run.target.capabilities:
+        run.info("Unlike real Milvus, this embedded Milvus lets drop_collection remove the collection "
+                 "behind an alias; the lab's drops refuse that themselves (collections.drop_collection).")
+    run_steps(run, BlueGreenRelease(run).steps())
 
 
 # %% [markdown]
-# ### Step 5: rollback (automatic or by hand)
+# ## Dry run and cleanup
 
 
 # %%
-def rollback(target: Any, story: Narrator, out: Outcome, load: Any, rel: Release, reason: str,
-             started: float | None) -> None:
-    with story.step("Roll back",
-                    f"{reason}. Router back to {V1.slot}, alias back to {V1.collection}: both still warm.",
-                    f"kubectl patch service search-api ...slot={V1.slot}; client.alter_alias('{V1.collection}', '{ALIAS}')"):
-        t0 = time.perf_counter()
-        target.route({V1.slot: 100})
-        client = milvus_client(target.ensure_milvus())
-        try:
-            collections.point_alias(client, ALIAS, V1.collection)
-            alias_now = collections.alias_target(client, ALIAS)
-        finally:
-            client.close()
-        took = time.perf_counter() - t0
-        done = load.mark("rollback").t
-        out.rollback = {"reason": reason, "took_s": round(took, 4),
-                        "since_switch_s": round(done - started, 2) if started else None,
-                        "completed_at": done}
-        story.result(alias_now == V1.collection and target.live_slots() == [V1.slot],
-                     f"rolled back in {took * 1000:.0f} ms"
-                     + (f", {done - started:.1f}s after the switch" if started else "")
-                     + f"; live: {target.live_slots()}, alias {ALIAS} → {alias_now}")
-        target.retire(rel.slot)
-
-
-def _wait_for_traffic(load: Any, seconds: float) -> None:
-    deadline = time.time() + 30
-    while time.time() < deadline and load.snapshot().total_requests == 0:
-        time.sleep(0.2)
-    time.sleep(seconds)
-
-
-def _verify_traffic(args: Any, out: Outcome, result: Any) -> None:
-    out.verifications["load ran (>= 100 requests)"] = result.requests >= 100
-    if args.inject_fault != "errors":
-        out.verifications["0 failed requests"] = result.failures == 0
-    if out.rollback.get("completed_at"):
-        after = result.window(out.rollback["completed_at"] + 1, result.end + 1, "after rollback")
-        out.verifications["no request served by v2 after rollback"] = after.versions.get("v2", 0) == 0
-        out.rollback["requests_after"] = after.requests
-    if out.service_promoted and not out.rollback:
-        tail = result.window(result.end - 2, result.end + 1, "end")
-        out.verifications["green/v2 answers at the end"] = set(tail.served_by) == {"green/v2"}
-    failed = [name for name, ok in out.verifications.items() if not ok]
-    if failed and not out.failure:
-        out.failure = "verification failed: " + ", ".join(failed)
-
-
-# %% [markdown]
-# ## Summary and report
-
-
-# %%
-def write_summary(story: Narrator, out: Outcome, report_path: Path) -> None:
-    if out.load:
-        console.print(summary_table("Traffic by phase", ["phase", "requests", "failures", "p50 ms",
-                                                         "p95 ms", "p99 ms"], out.load["phases_table"]))
-        console.print(f"Total: {out.load['requests']:,} requests, {out.load['failures']} failed, "
-                      f"{out.load['rps']:.0f} req/s; served by {out.load['served_by']}")
-        console.print(f"Timeline: {out.load['timeline_png']}")
-    console.print(summary_table("Verification", ["check", "passed"], list(out.verifications.items())))
-    payload = {"lab": LAB, "steps": story.steps, "outcome": out,
-               "elapsed_s": round(time.monotonic() - story.started, 2)}
-    write_json_report(report_path, payload)
-    console.print(f"Report: {report_path}")
-
-
-def dry_run(target: Any, story: Narrator) -> int:
-    with story.step("Plan (dry run)", "Nothing is changed: this is what the lesson would do.", None):
-        for line in [f"ensure {V1.collection} ({V1.index.label()}) and alias {ALIAS} → it",
+def plan(run: LabRun) -> None:
+    with run.step("Plan (dry run)", "Nothing is changed: this is what the lesson would do.", None):
+        for line in (f"ensure {V1.collection} ({V1.index.label()}) and alias {ALIAS} → it",
                      f"deploy {V1.slot}/{V1.version} x{V1.replicas}, route 100% to {V1.slot}",
                      f"build {V2.collection} ({V2.index.label()}), gate, alter alias",
-                     f"deploy {V2.slot}/{V2.version}, preview, switch, analyse, retire {V1.slot}"]:
-            story.info(line)
-        if target.name == "kube":
-            from milvus_lab.targets.kube import validate_plan
-
-            for obj, ok, msg in validate_plan(target):
-                story.result(ok, f"{obj}: {msg}")
-    return 0
+                     f"deploy {V2.slot}/{V2.version}, preview, switch, analyse, retire {V1.slot}"):
+            run.info(line)
+        uri = run.target.api_milvus_uri()
+        run.record(*run.target.plan([(V1.api_config(uri), V1.replicas), (V2.api_config(uri), V2.replicas)]))
 
 
-def cleanup(target: Any) -> int:
-    """Remove what the lab made: processes (or kube objects by label), its collections and alias."""
-    target.cleanup()
-    try:
-        uri = target.ensure_milvus()
-    except PrerequisiteError:
-        console.print("Milvus not reachable: collections left as they are")
-        return 0
-    client = milvus_client(uri)
-    try:
-        if collections.alias_target(client, ALIAS) is not None:
-            client.drop_alias(ALIAS)
-        for name in (V1.collection, V2.collection, f"{V2.collection}_faulty"):
-            if client.has_collection(name):
-                client.drop_collection(name)
-    finally:
-        client.close()
-        target.teardown()
-    console.print("[green]✔[/] lab 03 cleaned up (alias, collections, processes)")
-    return 0
+def cleanup(run: LabRun) -> None:
+    with run.step("Clean up", "Processes (or kube objects by label), then the alias, then the collections.",
+                  f"client.drop_alias('{ALIAS}'); client.drop_collection('{V2.collection}')"):
+        run.target.cleanup()
+        try:
+            dropped = drop_lab_data(run.target.ensure_milvus())
+        finally:
+            run.target.teardown()
+        run.result(True, f"removed: {', '.join(dropped) or 'nothing left'}")
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    return run_lab(lambda: run(args), CLEANUP)
+    return lab_main(SPEC, lesson, argv=argv, add_arguments=add_arguments, check_arguments=check_arguments,
+                    plan=plan, cleanup=cleanup)
 
 
 # %% [markdown]
 # ## Run it
-# From a shell: `python step05_production/03_blue_green_deployment.py [flags]`.
-# In Jupyter this cell runs the whole lesson with the default flags.
+# From a shell: `python step05_production/03_blue_green_deployment.py [flags]`. In Jupyter
+# the cells below run the lesson one step at a time with the default flags.
 
 # %%
-if "ipykernel" in sys.modules:
-    exit_code = main([])
-    assert exit_code == 0, f"the lesson exited with {exit_code}: read the output above"
+run = notebook_run(SPEC, add_arguments)  # None outside Jupyter
+release = BlueGreenRelease(run) if run else None
+
+# %%
+if release:
+    release.blue_is_live()
+
+# %%
+if release:
+    release.start_load()
+
+# %%
+if release:
+    release.build_candidate()
+
+# %%
+if release:
+    release.gate()
+
+# %%
+if release and not run.stopped:
+    release.move_alias()
+
+# %%
+if release and not run.stopped:
+    release.deploy_green()
+
+# %%
+if release and not run.stopped:
+    release.switch_traffic()
+
+# %%
+if release and not run.stopped:
+    release.analyse()
+
+# %%
+if release and not run.stopped:
+    release.scale_down_blue()
+
+# %%
+if run:
+    notebook_finish(run)
 elif __name__ == "__main__":
     sys.exit(main())

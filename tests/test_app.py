@@ -10,6 +10,7 @@ import pytest
 
 from milvus_lab.app import replicas
 from milvus_lab.app.config import ApiConfig
+from milvus_lab.app.main import RETRY_BUDGET_FACTOR
 from milvus_lab.milvus import server
 from milvus_lab.milvus.datasets import CATEGORIES, Dataset
 from milvus_lab.settings import Settings
@@ -155,7 +156,8 @@ def test_milvus_down_is_a_fast_503_and_recovers(
             resp = http.post("/search", json=_query(small_dataset))
             took = time.monotonic() - t0
             assert resp.status_code == 503, resp.text
-            assert took < 3.5, f"503 took {took:.1f}s"
+            # retries of transient errors end within the budget: a 503, never a hang
+            assert took < RETRY_BUDGET_FACTOR * cfg.timeout_s + 2.0, f"503 took {took:.1f}s"
             assert resp.json()["error"].startswith("Milvus unavailable")
             assert resp.headers["x-served-by"] == "green/v9"
         t0 = time.monotonic()

@@ -10,7 +10,8 @@ from pymilvus import MilvusClient
 from milvus_lab.errors import PrerequisiteError
 from milvus_lab.milvus import collections
 from milvus_lab.milvus.collections import IndexSpec, alias_target, ensure_collection, point_alias
-from milvus_lab.milvus.datasets import Dataset, recall_at_k
+from milvus_lab.milvus.datasets import Dataset
+from milvus_lab.milvus.quality import recall_at_k
 from milvus_lab.testing.milvus_fixtures import unique_name
 
 
@@ -22,8 +23,7 @@ def _search_ids(client: MilvusClient, name: str, dataset: Dataset, params: dict)
 
 def _ensure(client: MilvusClient, name: str, dataset: Dataset, index: IndexSpec,
             rebuild: bool = False) -> collections.CollectionStatus:
-    return ensure_collection(client, name, dataset, index, rebuild=rebuild, batch=1_000,
-                             show_progress=False)
+    return ensure_collection(client, name, dataset, index, rebuild=rebuild, batch=1_000)
 
 
 def test_build_then_reuse(milvus_client: MilvusClient, small_dataset: Dataset) -> None:

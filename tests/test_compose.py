@@ -424,7 +424,7 @@ def fake_docker_path(tmp_path: Path) -> str:
 
 
 def compose_target(settings: Settings) -> ComposeTarget:
-    return ComposeTarget(settings.with_(target="compose"))
+    return ComposeTarget(settings.with_(target="compose"), "03")
 
 
 def test_no_docker_and_no_milvus_is_a_prerequisite_error(lab_settings, no_docker_path, monkeypatch):

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from milvus_lab.milvus import datasets
-from milvus_lab.milvus.datasets import DatasetSpec, exact_top_k, generate, recall_at_k
+from milvus_lab.milvus.datasets import DatasetSpec, exact_top_k, generate
+from milvus_lab.milvus.quality import recall_at_k
 from milvus_lab.settings import Settings
 
 SPEC = DatasetSpec(name="unit", version="v1", n=1_500, dim=16, n_queries=40, k=10, seed=11,
@@ -89,7 +90,7 @@ def test_recall_at_k_edge_cases() -> None:
 
 
 def test_ensure_dataset_saves_reuses_and_regenerates(tmp_path: Path) -> None:
-    settings = Settings(repo_root=tmp_path)
+    settings = Settings(repo_root=tmp_path, home=None)  # not the ambient MILVUS_LAB_HOME
     first = datasets.ensure_dataset(settings, SPEC)
     directory = datasets.dataset_dir(settings, SPEC.name)
     assert directory == tmp_path / ".milvus-lab" / "datasets" / "unit"

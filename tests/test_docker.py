@@ -18,6 +18,7 @@ import urllib.request
 import pytest
 
 from milvus_lab.dockerenv import engine, images
+from milvus_lab.milvus.client import varchar_index_type
 from milvus_lab.processes import free_ports
 from milvus_lab.testing.docker_fixtures import wait_http
 
@@ -169,10 +170,10 @@ def test_products_schema_builds_on_milvus_2_3_5(milvus_container):
 
     mc = MilvusClient(milvus_container.uri)
     try:
-        assert collections.scalar_index_for(mc) == "Trie"
+        assert varchar_index_type(mc) == "Trie"
         mc.drop_collection("docker_products")
         mc.create_collection("docker_products", schema=collections.products_schema(8),
-                             index_params=collections.index_params(IndexSpec.hnsw(), collections.scalar_index_for(mc)))
+                             index_params=collections.index_params(IndexSpec.hnsw(), varchar_index_type(mc)))
         assert set(mc.list_indexes("docker_products")) >= {"vector", "category"}
         mc.drop_collection("docker_products")
     finally:

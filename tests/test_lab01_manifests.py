@@ -18,13 +18,15 @@ from milvus_lab.kube import apply
 from milvus_lab.kube import manifests as m
 from milvus_lab.kube.netpol import Source, ingress_allowed, selector_matches
 from milvus_lab.kube.verify import netpol_intent_checks
+from milvus_lab.labkit import load_impl
 
 REPO = Path(__file__).resolve().parents[1]
+SOLUTION = load_impl("lab01_kubernetes", "solutions")  # the HPA, PDB and NetworkPolicies live in the exercise
 
 
 @pytest.fixture(scope="module")
 def objs() -> list[dict]:
-    return [apply.to_dict(o) for o in m.stack(secret_values={"MILVUS_LAB_API_KEY": "s3cret"})]
+    return [apply.to_dict(o) for o in m.stack(m.StackOptions("01"), {"MILVUS_LAB_API_KEY": "s3cret"}, SOLUTION.builders())]
 
 
 def _pod_templates(d: dict) -> list[dict]:
@@ -91,8 +93,8 @@ def test_milvus_statefulset_probes_storage_and_resources(objs: list[dict]) -> No
 
 
 def test_api_service_selects_one_slot_and_preview_is_reusable() -> None:
-    live = apply.to_dict(m.search_api_service())
-    preview = apply.to_dict(m.search_api_service("search-api-preview", "green", lab="03",
+    live = apply.to_dict(m.search_api_service(namespace="milvus-lab", lab="01"))
+    preview = apply.to_dict(m.search_api_service("search-api-preview", "green", namespace="milvus-lab", lab="03",
                                                  node_port=m.NODE_PORTS.search_api_preview))
     assert live["spec"]["selector"] == {m.NAME_LABEL: "search-api", m.SLOT_LABEL: "blue"}
     assert preview["spec"]["selector"][m.SLOT_LABEL] == "green"
@@ -113,7 +115,7 @@ def test_offline_validation_names_the_object_and_the_field(objs: list[dict]) -> 
     typo = apply.redact(dep)
     typo["spec"]["replicas"] = 2
     typo["spec"]["template"]["spec"]["containers"][0]["readinesProbe"] = {}
-    old_api = apply.to_dict(m.horizontal_pod_autoscaler("search-api-blue"))
+    old_api = apply.to_dict(SOLUTION.horizontal_pod_autoscaler("search-api-blue", "milvus-lab", "01"))
     old_api = {**old_api, "apiVersion": "autoscaling/v2beta2"}
     issues = apply.validate_offline([dep, typo, old_api])
     assert [str(i.ref) for i in issues] == [
@@ -133,25 +135,25 @@ def test_rendered_yaml_redacts_secrets(objs: list[dict]) -> None:
     assert len(list(yaml.safe_load_all(text))) == len(objs)
 
 
-def test_library_network_policies_do_what_they_claim() -> None:
-    checks = netpol_intent_checks(m.network_policies())
-    assert all(c.ok for c in checks), [c for c in checks if not c.ok]
+def test_reference_network_policies_do_what_they_claim() -> None:
+    checks = netpol_intent_checks(SOLUTION.network_policies("milvus-lab", "01"))
+    assert all(c.passed for c in checks), [c for c in checks if not c.passed]
 
 
 def test_intent_checks_catch_a_too_open_policy_set() -> None:
-    no_default_deny = m.network_policies()[1:]
-    assert not all(c.ok for c in netpol_intent_checks(no_default_deny))
-    allow_all = [*m.network_policies(), client.V1NetworkPolicy(
+    no_default_deny = SOLUTION.network_policies("milvus-lab", "01")[1:]
+    assert not all(c.passed for c in netpol_intent_checks(no_default_deny))
+    allow_all = [*SOLUTION.network_policies("milvus-lab", "01"), client.V1NetworkPolicy(
         api_version="networking.k8s.io/v1", kind="NetworkPolicy",
         metadata=client.V1ObjectMeta(name="allow-all"),
         spec=client.V1NetworkPolicySpec(pod_selector=client.V1LabelSelector(),
                                         ingress=[client.V1NetworkPolicyIngressRule()]))]
-    failed = [c.name for c in netpol_intent_checks(allow_all) if not c.ok]
+    failed = [c.name for c in netpol_intent_checks(allow_all) if not c.passed]
     assert "NetworkPolicy: other pod -> Milvus :19530 denied" in failed
 
 
 def test_netpol_ip_blocks_and_expressions() -> None:
-    pol = apply.to_dict(m.network_policies(host_cidrs=["172.18.0.0/16"])[3])
+    pol = apply.to_dict(SOLUTION.network_policies("milvus-lab", "01", host_cidrs=["172.18.0.0/16"])[3])
     milvus = m.milvus_pod_labels()
     assert ingress_allowed([pol], milvus, Source.external("172.18.0.1"), 19530)
     assert not ingress_allowed([pol], milvus, Source.external("10.0.0.1"), 19530)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +25,7 @@ from milvus_lab.processes import free_port
 from milvus_lab.router.client import RouterClient, ensure_router, stop_router
 from milvus_lab.router.table import RoutingTable
 from milvus_lab.settings import Settings
+from milvus_lab.testing.load_fixtures import wait_for_served_seconds
 
 REPO = Path(__file__).resolve().parents[1]
 DIM = 16
@@ -57,8 +57,7 @@ def _stack(root: Path) -> Iterator[Stack]:
         spec = datasets.DatasetSpec(name="products-v1", n=500, dim=DIM, n_queries=20, k=5)
         ds = datasets.ensure_dataset(settings, spec)
         client = MilvusClient(uri=endpoint.uri)
-        collections.ensure_collection(client, "products_v1", ds, collections.IndexSpec.flat(),
-                                      show_progress=False)
+        collections.ensure_collection(client, "products_v1", ds, collections.IndexSpec.flat())
         collections.point_alias(client, "products", "products_v1")
         _create_empty_collection(client, "products_empty")  # the bad release: no rows at all
         client.close()
@@ -98,10 +97,11 @@ def test_cutover_to_an_empty_release_is_counted_as_failures(stack: Stack, tmp_pa
            "MILVUS_LAB_EXPECT_VERSIONS": "v1,v2", "MILVUS_LAB_USER_RPS": "4"}
     with start_locust(REPO / "loadtests" / "search_api.py", stack.settings.router_url, users=4,
                       spawn_rate=4, run_time_s=None, out_dir=tmp_path, env=env) as run:
-        time.sleep(3.2)
+        wait_for_served_seconds(run.files.timeline, 0, "blue/v1")
         stack.router.switch_to("green")
-        run.mark("switch to green")
-        time.sleep(3.2)
+        switch = run.mark("switch to green")
+        # green serves an empty release: every answer is a failure, so wait for its seconds
+        wait_for_served_seconds(run.files.timeline, switch.t + 1, "green/v2", seconds=2)
     result = run.result()
     before, after = result.phases()
     assert before.requests > 0 and after.requests > 0

@@ -22,7 +22,13 @@ import pytest
 from milvus_lab.errors import PrerequisiteError
 from milvus_lab.load import LoadResult, live_panel, plot_timeline, start_locust
 from milvus_lab.load.timeline import read_timeline
-from milvus_lab.testing.load_fixtures import StubApi, free_port, stub_api, write_tiny_dataset
+from milvus_lab.testing.load_fixtures import (
+    StubApi,
+    free_port,
+    stub_api,
+    wait_for_served_seconds,
+    write_tiny_dataset,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 SEARCH_API = REPO / "loadtests" / "search_api.py"
@@ -75,11 +81,11 @@ def switch_run(workdir: Path, dataset: Path) -> Iterator[tuple[LoadResult, list[
         run = start_locust(SEARCH_API, api.url, users=5, spawn_rate=5, run_time_s=None,
                            out_dir=out, env=_env(dataset, MILVUS_LAB_EXPECT_VERSIONS="v1,v2"))
         with run:
-            time.sleep(3.2)
+            wait_for_served_seconds(run.files.timeline, 0, "blue/v1")
             before = run.snapshot()
             api.control(slot="green", version="v2", data_version="v2")
-            run.mark("switch to green")
-            time.sleep(3.2)
+            switch = run.mark("switch to green")
+            wait_for_served_seconds(run.files.timeline, switch.t, "green/v2")
             after = run.snapshot()
         assert before.running and before.version_shares == {"v1": 1.0}
         assert after.version_shares.get("v2", 0) > 0.5
@@ -88,7 +94,7 @@ def switch_run(workdir: Path, dataset: Path) -> Iterator[tuple[LoadResult, list[
 
 def test_switch_run_counts_every_request_once(switch_run: tuple[LoadResult, list[int]]) -> None:
     result, _ = switch_run
-    assert result.requests >= 60, result.summary()  # 5 users x 5/s x ~6 s, some slack
+    assert result.requests >= 6, result.summary()  # >= 3 seconds with requests on each side
     assert result.failures == 0, result.errors
     # the timeline and Locust's own JSON totals agree: nothing double counted or lost
     assert result.locust_totals == {"requests": result.requests, "failures": 0}
@@ -98,10 +104,11 @@ def test_switch_run_counts_every_request_once(switch_run: tuple[LoadResult, list
 def test_timeline_has_per_second_rows_with_served_by(switch_run: tuple[LoadResult, list[int]]) -> None:
     result, _ = switch_run
     rows = read_timeline(result.files.timeline).seconds
-    assert len(rows) >= 5
+    assert len(rows) >= 6
     assert [r.t for r in rows] == list(range(rows[0].t, rows[0].t + len(rows)))  # no gaps
     assert all(sum(r.served_by.values()) == r.requests for r in rows)
-    assert rows[1].served_by.keys() == {"blue/v1"} and rows[-2].served_by.keys() == {"green/v2"}
+    served = [r for r in rows if r.requests]  # a stalled second on a busy machine holds none
+    assert served[0].served_by.keys() == {"blue/v1"} and served[-1].served_by.keys() == {"green/v2"}
     assert result.data_versions.keys() == {"v1", "v2"}
 
 
@@ -172,23 +179,32 @@ def test_empty_hits_are_failures(api: StubApi, workdir: Path, dataset: Path) -> 
     result = run.result()
     assert result.requests > 0 and result.failures == result.requests
     assert result.errors.keys() == {"empty hits"}
-    assert result.history[-1].served_by_failures  # the failures are drawn per served_by
+    # the failures are drawn per served_by: every second that holds requests says who failed
+    # (not just the last second, which may hold none on a busy machine)
+    busy = [s for s in result.history if s.requests]
+    assert busy and all(s.served_by_failures for s in busy)
 
 
 @pytest.mark.parametrize(("knob", "expected"), [
-    ({"MILVUS_LAB_STICKY_USERS": "1"}, lambda ids: ids == {"locust-user-0", "locust-user-1"}),
-    ({"MILVUS_LAB_USER_POOL": "1000"}, lambda ids: len(ids) > 10 and all(
+    ({"MILVUS_LAB_STICKY_USERS": "1"}, lambda ids, n: ids == {"locust-user-0", "locust-user-1"}),
+    # a pool of 1,000 gives (nearly) every request its own user (~0.8 repeats in 40 draws)
+    ({"MILVUS_LAB_USER_POOL": "1000"}, lambda ids, n: len(ids) >= 0.8 * min(n, 300) and all(
         i.startswith("user-") for i in ids)),
 ], ids=["sticky-per-locust-user", "simulated-user-pool"])
 def test_user_ids_for_sticky_ab_assignment(workdir: Path, dataset: Path, knob: dict[str, str],
                                            expected: object) -> None:
     with stub_api(workdir) as api:
-        run = start_locust(SEARCH_API, api.url, users=2, spawn_rate=2, run_time_s=2,
+        run = start_locust(SEARCH_API, api.url, users=2, spawn_rate=2, run_time_s=None,
                            out_dir=workdir / f"users-{next(iter(knob))}",
                            env=_env(dataset, **knob))
-        run.wait()
+        with run:  # judged on >= 40 requests, however long a busy machine takes to send them
+            deadline = time.monotonic() + 90
+            while run.snapshot().total_requests < 40 and time.monotonic() < deadline:
+                time.sleep(0.1)
         ids = set(api.seen_users())
-    assert expected(ids), sorted(ids)[:20]  # type: ignore[operator]
+    requests = run.result().requests
+    assert requests >= 40, f"only {requests} requests in 90 s"
+    assert expected(ids, requests), (requests, sorted(ids)[:20])  # type: ignore[operator]
 
 
 def test_broken_locustfile_is_a_prerequisite_error(api: StubApi, workdir: Path) -> None:

@@ -11,6 +11,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
+from milvus_lab import processes
 from milvus_lab.settings import find_repo_root
 from milvus_lab.testing.milvus_fixtures import lab_env, new_lab_settings
 
@@ -39,8 +40,12 @@ def test_notebook_runs_on_local_target(notebook: Path, tmp_path: Path, monkeypat
     for key, value in {**lab_env(settings), "MILVUS_LAB_TARGET": "local"}.items():
         monkeypatch.setenv(key, value)
     nb = nbformat.read(notebook, as_version=4)
-    NotebookClient(nb, timeout=600, kernel_name="python3",
-                   resources={"metadata": {"path": str(ROOT)}}).execute()
+    try:
+        NotebookClient(nb, timeout=600, kernel_name="python3",
+                       resources={"metadata": {"path": str(ROOT)}}).execute()
+    finally:  # a failed cell skips the lesson's own teardown: stop what it started
+        for rec in processes.list_records(settings):
+            processes.stop_process(settings, rec.name)
     # rich prints to stdout ("text") or, under Jupyter, as display_data ("text/plain")
     outputs = "".join(o.get("text", "") + o.get("data", {}).get("text/plain", "")
                       for c in nb.cells for o in c.get("outputs", []))

@@ -184,10 +184,15 @@ def test_in_flight_requests_survive_switches(stack: Stack, small_dataset: Datase
     for t in threads:
         t.start()
     try:
+        def answered(n: int) -> None:  # wait for traffic, not for a sleep (busy machines are slow)
+            deadline, start = time.monotonic() + 30, len(results)
+            while len(results) < start + n and time.monotonic() < deadline:
+                time.sleep(0.02)
+
         for k in range(12):
-            time.sleep(0.25)
+            answered(5)
             stack.router.switch_to("green" if k % 2 == 0 else "blue")
-        time.sleep(0.25)
+        answered(5)
     finally:
         stop.set()
         for t in threads:

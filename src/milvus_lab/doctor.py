@@ -43,8 +43,18 @@ def _tool(cmd: str, version_args: list[str]) -> tuple[bool, str]:
 def _port(settings: Settings, port: int, owner: str) -> tuple[bool, str]:
     if not processes.port_in_use(port):
         return True, "free"
-    ours = [r.name for r in processes.list_records(settings) if r.port == port and r.alive()]
-    return (True, f"in use by our {ours[0]}") if ours else (False, "in use by another process")
+    owner = processes.ports_of_our_processes(settings).get(port)
+    return (True, f"in use by our {owner}") if owner else (False, "in use by another process")
+
+
+def _state_dir(settings: Settings) -> tuple[bool, str]:
+    from milvus_lab.errors import PrerequisiteError
+    from milvus_lab.preflight import check_state_dir
+
+    try:
+        return True, str(check_state_dir(settings))
+    except PrerequisiteError as exc:
+        return False, exc.message
 
 
 def _docker_engine() -> tuple[bool, str]:
@@ -81,6 +91,22 @@ def _kube_context() -> tuple[bool, str]:
     return False, f"no kind-milvus-lab context (current: {current['name'] if current else 'none'})"
 
 
+def _monitoring_checks() -> list[Check]:
+    """Lab 06 runs a real Prometheus and Alertmanager (Debian names the latter
+    prometheus-alertmanager); Sloth is only needed to regenerate the SLO rules."""
+    from milvus_lab.monitoring import tools
+
+    checks = []
+    for tool in ("prometheus", "promtool", "alertmanager", "amtool"):
+        path = tools.find(tool)
+        ok, detail = _tool(path, ["--version"]) if path else (False, "not found")
+        checks.append(Check(tool, "lab 06", ok, detail, tools.fix_for(tool)))
+    sloth = tools.sloth_path()
+    checks.append(Check("sloth", "lab 06 (regenerate SLO rules)", sloth.is_file(),
+                        str(sloth) if sloth.is_file() else "not built", "bash tools/sloth/build.sh"))
+    return checks
+
+
 def run_checks(settings: Settings) -> list[Check]:
     checks: list[Check] = []
     py_ok = sys.version_info >= (3, 10)
@@ -92,13 +118,14 @@ def run_checks(settings: Settings) -> list[Check]:
         checks.append(Check(label, "all", ok, detail, 'pip install -e .'))
     for mod, label in [("kubernetes", "kubernetes client"), ("kubernetes_validate", "kubernetes-validate")]:
         ok, detail = _module(mod)
-        checks.append(Check(label, "kube", ok, detail, 'pip install -e ".[kube]"'))
+        checks.append(Check(label, "kube", ok, detail, 'pip install -e .'))
     for port, owner, env in [(settings.milvus_port, "milvus", "MILVUS_LAB_MILVUS_PORT"),
                              (settings.router_port, "router", "MILVUS_LAB_ROUTER_PORT"),
                              (settings.router_control_port, "router control", "MILVUS_LAB_ROUTER_CONTROL_PORT")]:
         ok, detail = _port(settings, port, owner)
         checks.append(Check(f"port {port} ({owner})", "local", ok, detail,
                             f"stop what holds it (`ss -ltnp 'sport = :{port}'`) or set {env}"))
+    checks += standalone_checks(settings)
     for cmd, args, targets, fix in [
         ("docker", ["--version"], "compose, kube", "install Docker: https://docs.docker.com/get-docker/"),
         ("docker", ["compose", "version"], "compose",
@@ -106,7 +133,6 @@ def run_checks(settings: Settings) -> list[Check]:
         ("kind", ["version"], "kube", "go install sigs.k8s.io/kind@v0.29.0"),
         ("kubectl", ["version", "--client"], "kube", "https://kubernetes.io/docs/tasks/tools/"),
         ("helm", ["version", "--short"], "kube (--installer helm)", "https://helm.sh/docs/intro/install/"),
-        ("promtool", ["--version"], "lab 06", "apt-get install prometheus"),
     ]:
         ok, detail = _tool(cmd, args)
         name = "docker client" if args == ["--version"] and cmd == "docker" else (
@@ -117,6 +143,35 @@ def run_checks(settings: Settings) -> list[Check]:
             checks.append(Check("docker engine", "compose, kube", ok, detail,
                                 "start Docker (Docker Desktop, or `sudo systemctl start docker`); CI/root "
                                 "Debian: `python -m milvus_lab.dockerenv up` and export the DOCKER_HOST it prints"))
+    ok, detail = _state_dir(settings)
+    checks.append(Check("state directory", "all", ok, detail,
+                        "export MILVUS_LAB_HOME=<a writable directory>"))
+    checks += _monitoring_checks()
     ok, detail = _kube_context()
     checks.append(Check("kube context", "kube", ok, detail, "kind create cluster --config kind-config.yaml"))
+    return checks
+
+
+def standalone_checks(settings: Settings) -> list[Check]:
+    """The standalone engine (`--milvus standalone`): platform, package, its pinned ports."""
+    from milvus_lab.milvus import standalone
+
+    who = "local --milvus standalone"
+    ok, label = standalone.platform_supported()
+    checks = [Check("platform with a Milvus 2.3.5 wheel", who, ok, label,
+                    "no wheel here: use --target compose (Docker) or --target kube")]
+    ok, detail = standalone.package_installed()
+    checks.append(Check(f"milvus=={standalone.VERSION} (standalone engine)", who, ok, detail,
+                        f'pip install -e . (or pip install "milvus=={standalone.VERSION}")'))
+    ports = standalone.StandalonePorts.from_settings(settings)
+    ours = {r.port for r in processes.list_records(settings) if r.name == standalone.NAME and r.alive()}
+    if ours:
+        checks.append(Check("standalone ports", who, True, f"in use by our Milvus standalone ({ports.proxy})", ""))
+        return checks
+    busy = [f"{name} {port}" for name, port in ports.named().items() if processes.port_in_use(port)]
+    checks.append(Check(f"standalone ports {ports.proxy}, {ports.metrics}, "
+                        f"{ports.etcd_client}-{ports.data_node}", who, not busy,
+                        "free" if not busy else "in use: " + ", ".join(busy),
+                        "stop what holds them (`ss -ltnp`) or set MILVUS_LAB_STANDALONE_PORT / "
+                        "_METRICS_PORT / _INTERNAL_PORTS"))
     return checks

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -20,6 +21,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from milvus_lab.errors import PrerequisiteError
+from milvus_lab.polling import poll_until
 from milvus_lab.settings import Settings
 
 
@@ -61,12 +63,32 @@ def read_record(settings: Settings, name: str) -> ProcessRecord | None:
 
 
 def list_records(settings: Settings, prefix: str = "") -> list[ProcessRecord]:
+    """Our process records; none when the run directory does not exist (or is not a
+    directory: `doctor` reports an unusable state dir instead of crashing on it)."""
+    directory = settings.state_dir / "run"
+    if not directory.is_dir():
+        return []
     records = []
-    for path in sorted(run_dir(settings).glob(f"{prefix}*.json")):
+    for path in sorted(directory.glob(f"{prefix}*.json")):
         rec = read_record(settings, path.stem)
         if rec:
             records.append(rec)
     return records
+
+
+def ports_of_our_processes(settings: Settings) -> dict[int, str]:
+    """Ports our live processes hold (port -> process name): each one's main port and every
+    port on its command line (the router's control port is only in its argv)."""
+    ours: dict[int, str] = {}
+    for rec in list_records(settings):
+        if not rec.alive():
+            continue
+        ours[rec.port] = rec.name
+        for token in rec.argv:
+            value = token.rsplit("=", 1)[-1].rsplit(":", 1)[-1]
+            if value.isdigit():
+                ours.setdefault(int(value), rec.name)
+    return ours
 
 
 def pid_matches(pid: int, argv: list[str]) -> bool:
@@ -108,6 +130,27 @@ def free_ports(count: int) -> list[int]:
     return ports
 
 
+def _bindable(port: int) -> bool:
+    """Free on every interface (the binary's gRPC servers listen on 0.0.0.0)."""
+    for host in ("127.0.0.1", "0.0.0.0"):  # noqa: S104 - only probing, closed at once
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind((host, port))
+            except OSError:
+                return False
+    return True
+
+
+def free_port_block(count: int, low: int = 20_000, high: int = 32_767) -> int:
+    """First port of `count` consecutive ports in [low, high] that are free now."""
+    rng = random.Random()  # noqa: S311 - spreading parallel test runs, not security
+    for _ in range(500):
+        base = rng.randrange(low, high - count)
+        if all(_bindable(p) for p in range(base, base + count)):
+            return base
+    raise RuntimeError(f"no {count} consecutive free ports in {low}..{high}")
+
+
 def log_tail(path: str | Path, lines: int = 12) -> str:
     try:
         return "\n".join(Path(path).read_text(errors="replace").splitlines()[-lines:])
@@ -122,14 +165,20 @@ def start_process(
     port: int,
     env: dict[str, str] | None = None,
     extra: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    pass_fds: tuple[int, ...] = (),
 ) -> ProcessRecord:
-    """Start `argv` detached (own session, survives the lab), log to a file, write its record."""
+    """Start `argv` detached (own session, survives the lab), log to a file, write its record.
+
+    `pass_fds` are inherited by the child (a locked file there stays locked while it runs).
+    """
     log = settings.path("logs", f"{name}.log")
     full_env = {**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"}
     with open(log, "wb") as out:  # fresh log per start: its tail explains this run
         proc = subprocess.Popen(
             argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env=full_env, start_new_session=True, cwd=settings.repo_root,
+            env=full_env, start_new_session=True, cwd=cwd or settings.repo_root,
+            pass_fds=pass_fds,
         )
     rec = ProcessRecord(name=name, pid=proc.pid, port=port, argv=argv, log=str(log), extra=extra or {})
     tmp = record_path(settings, name).with_suffix(".tmp")
@@ -142,22 +191,21 @@ def wait_until(
     rec: ProcessRecord, ready: Callable[[], bool], timeout: float, what: str
 ) -> None:
     """Poll `ready()` until true; a process that exits or a timeout raises with its log tail."""
-    deadline = time.monotonic() + timeout
-    delay = 0.05
-    while time.monotonic() < deadline:
-        if not _running(rec.pid):
-            raise PrerequisiteError(
-                f"{what} exited during start-up. Last log lines ({rec.log}):\n{log_tail(rec.log)}",
-                fix=f"read {rec.log}; then `milvus-lab down` and try again",
-            )
-        if ready():
-            return
-        time.sleep(delay)
-        delay = min(delay * 1.5, 0.5)
-    raise PrerequisiteError(
-        f"{what} did not become ready within {timeout:.0f}s. Last log lines:\n{log_tail(rec.log)}",
-        fix=f"read {rec.log}; `milvus-lab down` stops what was started",
-    )
+
+    def exited() -> str | None:
+        if _running(rec.pid):
+            return None
+        return f"exited during start-up. Last log lines ({rec.log}):\n{log_tail(rec.log)}"
+
+    not_ready = f"{what} did not become ready within {timeout:.0f}s"
+    try:
+        poll_until(ready, timeout=timeout, what=what, failed=exited, first_interval=0.05,
+                   timeout_message=not_ready,
+                   fix=f"read {rec.log}; then `milvus-lab down` and try again")
+    except PrerequisiteError as exc:
+        if exc.message.startswith(not_ready):
+            exc.message += f". Last log lines:\n{log_tail(rec.log)}"
+        raise
 
 
 def _running(pid: int) -> bool:

@@ -7,7 +7,6 @@ Keeping them here makes the six labs look like one course.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -17,9 +16,18 @@ from typing import Any
 
 from rich.console import Console, Group
 from rich.panel import Panel
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 from rich.text import Text
+
+from milvus_lab.progress import OnProgress, ProgressUpdate
 
 console = Console(highlight=False)
 
@@ -31,8 +39,8 @@ class StepRecord:
     number: int
     title: str
     ok: bool | None = None
-    detail: str = ""
     seconds: float = 0.0
+    lines: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -78,14 +86,22 @@ class Narrator:
         """A ✔/✘ line under the current step; a ✘ marks the step failed."""
         mark, style = ("✔", "green") if ok else ("✘", "red")
         console.print(f"  [{style}]{mark}[/] {message}")
+        self._keep(f"{mark} {message}")
         if self.steps and not ok:
             self.steps[-1].ok = False
 
     def info(self, message: str) -> None:
         console.print(f"  {message}")
+        self._keep(message)
 
     def warn(self, message: str) -> None:
         console.print(f"  [yellow]![/] {message}")
+        self._keep(f"! {message}")
+
+    def _keep(self, line: str) -> None:
+        """Each printed line also goes to the step's record, so the report holds the details."""
+        if self.steps:
+            self.steps[-1].lines.append(line)
 
 
 def settings_table(values: dict[str, Any], title: str = "Settings in use") -> Table:
@@ -114,34 +130,34 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-def progress() -> Progress:
-    """The one progress-bar style used for long work (inserts, waits, builds)."""
-    return Progress(
-        TextColumn("  {task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=False,
-    )
+@contextmanager
+def progress_bars() -> Iterator[OnProgress]:
+    """Draw the `ProgressUpdate`s of low layers as rich bars, one per task (the one style)."""
+    bars = Progress(TextColumn("  {task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), console=console, transient=False)
+    tasks: dict[str, TaskID] = {}
+
+    def draw(update: ProgressUpdate) -> None:
+        description = update.description or update.task
+        if update.task not in tasks:
+            tasks[update.task] = bars.add_task(description, total=update.total)
+        bars.update(tasks[update.task], completed=update.done, total=update.total, description=description)
+
+    with bars:
+        yield draw
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
+    """Dataclasses, paths, tuples and numpy scalars as plain JSON values."""
     if is_dataclass(value) and not isinstance(value, type):
-        return _jsonable(asdict(value))
+        return jsonable(asdict(value))
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     if isinstance(value, Path):
         return str(value)
     if hasattr(value, "item") and callable(value.item):  # numpy scalars
         return value.item()
     return value
 
-
-def write_json_report(path: Path, payload: dict[str, Any]) -> Path:
-    """Write the lab's JSON report (creating the directory) and return its path."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(_jsonable(payload), indent=2, sort_keys=True) + "\n")
-    return path

@@ -14,8 +14,11 @@ import pytest
 from milvus_lab.errors import PrerequisiteError
 from milvus_lab.kube import apply, cleanup, context, storage
 from milvus_lab.kube import manifests as m
+from milvus_lab.labkit import load_impl
 
 pytestmark = pytest.mark.kube
+
+BUILDERS = load_impl("lab01_kubernetes", "solutions").builders()
 
 
 @pytest.fixture
@@ -24,8 +27,8 @@ def conn(kube_api: Any) -> context.KubeConnection:
 
 
 def test_apply_creates_then_reapply_changes_nothing(conn: Any, kube_namespace: str) -> None:
-    opts = m.StackOptions(namespace=kube_namespace)
-    objs = [*storage.static_volumes(conn, opts), *m.stack(opts, {"MILVUS_LAB_API_KEY": "t"})]
+    opts = m.StackOptions("01", namespace=kube_namespace)
+    objs = [*storage.static_volumes(conn, opts), *m.stack(opts, {"MILVUS_LAB_API_KEY": "t"}, BUILDERS)]
     try:
         first = apply.apply_objects(conn, objs)
         assert {r.action for r in first if r.ref.kind != "Namespace"} == {"created"}
@@ -37,23 +40,23 @@ def test_apply_creates_then_reapply_changes_nothing(conn: Any, kube_namespace: s
         sts = next(r for r in first if r.ref.kind == "StatefulSet")
         assert any("restricted" in w for w in sts.warnings), "Pod Security warns about the Milvus pod"
     finally:
-        cleanup.cleanup(conn, "01", namespace=kube_namespace, show_progress=False)
+        cleanup.cleanup(conn, "01", namespace=kube_namespace)
 
 
 def test_server_dry_run_stores_nothing(conn: Any, kube_namespace: str) -> None:
     ns = f"{kube_namespace}-dry"  # does not exist: namespaced objects are dry-run in default
-    objs = m.stack(m.StackOptions(namespace=ns), {"MILVUS_LAB_API_KEY": "t"})
+    objs = m.stack(m.StackOptions("01", namespace=ns), {"MILVUS_LAB_API_KEY": "t"}, BUILDERS)
     results = apply.apply_objects(conn, objs, dry_run=True)
     assert {r.action for r in results} == {"would create"}
     assert any("does not exist yet" in r.note for r in results)
     assert not conn.core.list_namespace(field_selector=f"metadata.name={ns}").items
-    existing = apply.apply_objects(conn, m.stack(m.StackOptions(namespace=kube_namespace), {"K": "v"})[:3],
+    existing = apply.apply_objects(conn, m.stack(m.StackOptions("01", namespace=kube_namespace), {"K": "v"}, BUILDERS)[:3],
                                    dry_run=True)
     assert [r.action for r in existing][:1] == ["would update"]  # the fixture made the namespace
 
 
 def test_api_server_rejection_names_object_and_field(conn: Any, kube_namespace: str) -> None:
-    dep = apply.to_dict(m.search_api_deployment(namespace=kube_namespace))
+    dep = apply.to_dict(m.search_api_deployment(namespace=kube_namespace, lab="01"))
     dep["spec"]["template"]["metadata"]["labels"] = {"app": "something-else"}  # schema-valid, semantically wrong
     assert apply.validate_offline([dep]) == []
     with pytest.raises(PrerequisiteError) as err:
@@ -64,6 +67,6 @@ def test_api_server_rejection_names_object_and_field(conn: Any, kube_namespace: 
 
 
 def test_unknown_api_is_a_clear_error(conn: Any, kube_namespace: str) -> None:
-    hpa = {**apply.to_dict(m.horizontal_pod_autoscaler("x", kube_namespace)), "apiVersion": "autoscaling/v2beta2"}
+    hpa = {**apply.to_dict(BUILDERS.hpa("x", kube_namespace, "01")), "apiVersion": "autoscaling/v2beta2"}
     with pytest.raises(PrerequisiteError, match="does not serve HorizontalPodAutoscaler in autoscaling/v2beta2"):
         apply.apply_objects(conn, [hpa], dry_run=True)

@@ -33,7 +33,7 @@ def test_switch_live_service_between_slots(kube_api: Any, kube_namespace: str) -
     try:
         apply.apply_objects(conn, objs)
         for slot in ("blue", "green"):
-            wait_for_rollout(conn, "Deployment", f"search-api-{slot}", ns, timeout=120, show_progress=False)
+            wait_for_rollout(conn, "Deployment", f"search-api-{slot}", ns, timeout=120)
         with pytest.raises(VerificationFailed, match="no ready pods"):
             switch_service_selector(conn, ns, "search-api", "purple")
         assert current_slot(conn, ns, "search-api") == "blue"
@@ -46,4 +46,4 @@ def test_switch_live_service_between_slots(kube_api: Any, kube_namespace: str) -
         back = switch_service_selector(conn, ns, "search-api", "blue")
         assert back.previous_slot == "green" and {e.slot for e in back.endpoints} == {"blue"}
     finally:
-        cleanup.cleanup(conn, "03", namespace=ns, show_progress=False)
+        cleanup.cleanup(conn, "03", namespace=ns)

@@ -41,7 +41,7 @@ def test_pod_problems_reads_container_reasons() -> None:
 
 
 def _unschedulable(ns: str, name: str, **spec: Any) -> Any:
-    dep = apply.to_dict(m.search_api_deployment(namespace=ns))
+    dep = apply.to_dict(m.search_api_deployment(namespace=ns, lab="01"))
     dep["metadata"]["name"] = name
     dep["spec"]["selector"]["matchLabels"]["milvus-lab/test-case"] = name
     dep["spec"]["template"]["metadata"]["labels"]["milvus-lab/test-case"] = name
@@ -60,7 +60,7 @@ def test_timeout_names_object_pending_reason_and_describe(conn: Any, kube_namesp
     apply.apply_objects(conn, [_unschedulable(kube_namespace, "never-scheduled")])
     t0 = time.monotonic()
     with pytest.raises(WaitFailed) as err:
-        wait_for_rollout(conn, "Deployment", "never-scheduled", kube_namespace, timeout=4, show_progress=False)
+        wait_for_rollout(conn, "Deployment", "never-scheduled", kube_namespace, timeout=4)
     assert time.monotonic() - t0 < 15
     text = str(err.value)
     assert f"Deployment {kube_namespace}/never-scheduled not ready after 4s" in text
@@ -76,7 +76,7 @@ def test_quota_exceeded_fails_at_once(conn: Any, kube_namespace: str) -> None:
     apply.apply_objects(conn, [quota])
     apply.apply_objects(conn, [_unschedulable(kube_namespace, "too-many")])
     with pytest.raises(WaitFailed) as err:
-        wait_for_rollout(conn, "Deployment", "too-many", kube_namespace, timeout=90, show_progress=False)
+        wait_for_rollout(conn, "Deployment", "too-many", kube_namespace, timeout=90)
     assert "ReplicaFailure" in str(err.value) and "exceeded quota" in str(err.value)
 
 
@@ -85,7 +85,7 @@ def test_progress_deadline_exceeded_fails_before_the_timeout(conn: Any, kube_nam
     apply.apply_objects(conn, [_unschedulable(kube_namespace, "stuck", progressDeadlineSeconds=2)])
     t0 = time.monotonic()
     with pytest.raises(WaitFailed, match="ProgressDeadlineExceeded"):
-        wait_for_rollout(conn, "Deployment", "stuck", kube_namespace, timeout=120, show_progress=False)
+        wait_for_rollout(conn, "Deployment", "stuck", kube_namespace, timeout=120)
     assert time.monotonic() - t0 < 60
 
 
@@ -105,7 +105,7 @@ def test_container_failure_stops_the_wait_with_the_pod_reason(conn: Any, kube_na
             "lastState": {"terminated": {"exitCode": 1, "reason": "Error", "startedAt": now, "finishedAt": now}},
         }]}})
     with pytest.raises(WaitFailed) as err:
-        wait_for_rollout(conn, "Deployment", name, kube_namespace, timeout=60, show_progress=False)
+        wait_for_rollout(conn, "Deployment", name, kube_namespace, timeout=60)
     text = str(err.value)
     assert reason in text and f"pod {kube_namespace}/{pod}" in text
     assert f"kubectl describe pod {pod} -n {kube_namespace}" in text

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import pytest
 
-from milvus_lab.bluegreen.catalog import V1, V2
 from milvus_lab.errors import PrerequisiteError
 from milvus_lab.kube import manifests as m
 from milvus_lab.kube.context import from_api_client
 from milvus_lab.kube.selector import endpoints, wait_for_endpoints
+from milvus_lab.releases import V1, V2
 from milvus_lab.settings import Settings
-from milvus_lab.targets.kube import LIVE_SERVICE, PREVIEW_SERVICE, KubeTarget, validate_plan
+from milvus_lab.targets.kube import LIVE_SERVICE, PREVIEW_SERVICE, KubeTarget
 
 pytestmark = pytest.mark.kube
 
@@ -85,5 +85,6 @@ def test_cleanup_removes_by_label(target):
 
 
 def test_dry_run_plan_validates(target):
-    rows = validate_plan(target)
-    assert rows and all(ok for _, ok, _ in rows), rows
+    rows = target.plan([(V1.api_config(target.api_milvus_uri()), 2), (V2.api_config(target.api_milvus_uri()), 2)])
+    assert any("server dry-run" in r.name for r in rows), rows
+    assert rows and all(r.passed for r in rows), [r for r in rows if not r.passed]

@@ -16,8 +16,8 @@ import yaml
 from cryptography import x509
 
 from milvus_lab.errors import PrerequisiteError
-from milvus_lab.kube import testenv
 from milvus_lab.testing import kube_fixtures
+from milvus_lab.testing import kube_testenv as testenv
 
 REPO = Path(__file__).resolve().parents[2]
 TOOLS = REPO / "tools" / "kube-testenv"

@@ -25,7 +25,7 @@ fi
 action="${1:-up}"
 
 if [ "$action" = "down" ]; then
-    exec "$PYTHON" -m milvus_lab.kube.testenv down
+    exec "$PYTHON" -m milvus_lab.testing.kube_testenv down
 fi
 if [ "$action" != "up" ]; then
     echo "ci.sh: unknown action '$action' (up|down)" >&2
@@ -33,9 +33,9 @@ if [ "$action" != "up" ]; then
 fi
 
 # 1. Python side: the package with the kube extra (kubernetes, cryptography).
-if ! "$PYTHON" -c "import milvus_lab.kube.testenv, kubernetes, cryptography, yaml" 2>/dev/null; then
-    echo "ci.sh: installing milvus-lab[kube] into $PYTHON"
-    "$PYTHON" -m pip install --quiet -e "$ROOT[kube]"
+if ! "$PYTHON" -c "import milvus_lab.testing.kube_testenv, kubernetes, cryptography, yaml" 2>/dev/null; then
+    echo "ci.sh: installing milvus-lab into $PYTHON"
+    "$PYTHON" -m pip install --quiet -e "$ROOT"
 fi
 
 # 2. Go toolchain (k8s 1.33 needs >= 1.24). Debian bookworm's golang-go is too old,
@@ -49,8 +49,8 @@ fi
 start=$SECONDS
 bash "$HERE/build.sh"
 echo "ci.sh: build step took $((SECONDS - start))s"
-"$PYTHON" -m milvus_lab.kube.testenv up --timeout 300
-kubeconfig="$("$PYTHON" -m milvus_lab.kube.testenv kubeconfig)"
+"$PYTHON" -m milvus_lab.testing.kube_testenv up --timeout 300
+kubeconfig="$("$PYTHON" -m milvus_lab.testing.kube_testenv kubeconfig)"
 
 echo "ci.sh: kube-testenv is up"
 echo "ci.sh: KUBECONFIG for it: $kubeconfig (context milvus-lab-testenv)"

@@ -29,19 +29,22 @@ class Replica:
     port: int
     slot: str
     version: str
+    scheme: str = "http"  # https when the replica serves TLS (lab 05)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{self.scheme}://127.0.0.1:{self.port}"
 
 
 def _replica(rec: processes.ProcessRecord) -> Replica:
-    return Replica(rec.name, rec.pid, rec.port, rec.extra.get("slot", ""), rec.extra.get("version", ""))
+    return Replica(rec.name, rec.pid, rec.port, rec.extra.get("slot", ""),
+                   rec.extra.get("version", ""), rec.extra.get("scheme", "http"))
 
 
 def ready(url: str, timeout: float = 2.0) -> bool:
+    """GET /readyz like a kubelet probe (which does not verify an HTTPS probe's certificate)."""
     try:
-        return httpx.get(f"{url}/readyz", timeout=timeout).status_code == 200
+        return httpx.get(f"{url}/readyz", timeout=timeout, verify=False).status_code == 200
     except httpx.HTTPError:
         return False
 
@@ -52,11 +55,12 @@ def list_replicas(settings: Settings, slot: str | None = None) -> list[Replica]:
     return [_replica(r) for r in processes.list_records(settings, prefix) if r.alive()]
 
 
-def _argv(port: int) -> list[str]:
+def _argv(port: int, cfg: ApiConfig) -> list[str]:
+    tls = ["--ssl-certfile", cfg.tls_cert, "--ssl-keyfile", cfg.tls_key] if cfg.tls_cert else []
     return processes.python_argv(
         "-m", "uvicorn", "milvus_lab.app.main:create_app", "--factory",
         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log",
-        "--timeout-graceful-shutdown", "10",
+        "--timeout-graceful-shutdown", "10", *tls,
     )
 
 
@@ -82,13 +86,14 @@ def start_replicas(settings: Settings, cfg: ApiConfig, count: int, timeout: floa
         if index not in used:
             port = processes.free_port()
             started.append(processes.start_process(
-                settings, f"{PREFIX}{cfg.slot}-{index}", _argv(port), port,
+                settings, f"{PREFIX}{cfg.slot}-{index}", _argv(port, cfg), port,
                 env={**cfg.to_env(), "MILVUS_LAB_API_REPLICA": f"{PREFIX}{cfg.slot}-{index}"},
-                extra={"slot": cfg.slot, "version": cfg.version, "config": fingerprint},
+                extra={"slot": cfg.slot, "version": cfg.version, "config": fingerprint,
+                       "scheme": "https" if cfg.tls_cert else "http"},
             ))
         index += 1
     for rec in started:
-        url = f"http://127.0.0.1:{rec.port}"
+        url = _replica(rec).url
         processes.wait_until(rec, lambda url=url: ready(url), timeout,
                              f"search API replica {rec.name} ({cfg.served_by})")
     running = sorted((_replica(r) for r in [*keep, *started]), key=lambda r: r.name)

@@ -10,27 +10,27 @@ from pymilvus import MilvusClient
 from milvus_lab.bluegreen.gates import CandidateReport
 from milvus_lab.milvus import collections
 from milvus_lab.milvus.collections import IndexSpec
-from milvus_lab.milvus.datasets import CATEGORIES, Dataset, recall_at_k
+from milvus_lab.milvus.datasets import CATEGORIES, Dataset
+from milvus_lab.milvus.quality import measure_recall
 
 
-def measure_recall(client: MilvusClient, collection: str, ds: Dataset, index: IndexSpec, k: int = 10) -> float:
-    """recall@k of the collection's index against the dataset's exact ground truth."""
-    found: list[list[int]] = []
-    for start in range(0, len(ds.queries), 50):
-        batch = ds.queries[start:start + 50].tolist()
-        res = client.search(collection, data=batch, limit=k, search_params={"params": index.search})
-        found += [[hit["id"] for hit in hits] for hits in res]
-    return recall_at_k(found, ds.ground_truth, k)
-
-
-def measure_p95_ms(client: MilvusClient, collection: str, ds: Dataset, index: IndexSpec, n: int = 40) -> float:
-    """p95 of single searches, one at a time (a probe, not a load test)."""
-    times = []
+def measure_p95_ms(client: MilvusClient, collection: str, ds: Dataset, index: IndexSpec, n: int = 40,
+                   reference: tuple[str, IndexSpec] | None = None) -> tuple[float, float | None]:
+    """p95 of single searches, one at a time (a probe, not a load test), of `collection` and,
+    interleaved query by query, of `reference` (the live collection and its index): same
+    machine, same moment."""
+    params = {collection: index.search, **({reference[0]: reference[1].search} if reference else {})}
+    times: dict[str, list[float]] = {name: [] for name in params}
+    for q in ds.queries[n:n + 5]:  # warm-up, not measured: a just-loaded candidate starts cold
+        for name in times:
+            client.search(name, data=[q.tolist()], limit=10, search_params={"params": params[name]})
     for q in ds.queries[:n]:
-        t0 = time.perf_counter()
-        client.search(collection, data=[q.tolist()], limit=10, search_params={"params": index.search})
-        times.append((time.perf_counter() - t0) * 1000)
-    return float(np.percentile(times, 95))
+        for name, took in times.items():
+            t0 = time.perf_counter()
+            client.search(name, data=[q.tolist()], limit=10, search_params={"params": params[name]})
+            took.append((time.perf_counter() - t0) * 1000)
+    ref = float(np.percentile(times[reference[0]], 95)) if reference else None
+    return float(np.percentile(times[collection], 95)), ref
 
 
 def filtered_smoke(client: MilvusClient, collection: str, ds: Dataset, index: IndexSpec) -> dict[str, bool]:
@@ -49,14 +49,18 @@ def filtered_smoke(client: MilvusClient, collection: str, ds: Dataset, index: In
     return results
 
 
-def measure_candidate(client: MilvusClient, collection: str, ds: Dataset, index: IndexSpec) -> CandidateReport:
-    """Everything the pre-promotion gate looks at, measured on the real collection."""
+def measure_candidate(client: MilvusClient, collection: str, ds: Dataset, index: IndexSpec,
+                      reference: tuple[str, IndexSpec] | None = None) -> CandidateReport:
+    """Everything the pre-promotion gate looks at, measured on the real collection (and the
+    p95 of `reference`, the live collection, probed interleaved with it)."""
+    p95, ref_p95 = measure_p95_ms(client, collection, ds, index, reference=reference)
     return CandidateReport(
         collection=collection,
         expected_rows=ds.spec.n,
         rows=collections.row_count(client, collection),
         recall_at_10=measure_recall(client, collection, ds, index),
-        p95_ms=measure_p95_ms(client, collection, ds, index),
+        p95_ms=p95,
         filtered_smoke=filtered_smoke(client, collection, ds, index),
         loaded=collections.is_loaded(client, collection),
+        reference_p95_ms=ref_p95,
     )

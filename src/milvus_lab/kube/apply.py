@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 
 from milvus_lab.errors import PrerequisiteError
-from milvus_lab.kube.manifests import FIELD_MANAGER
+from milvus_lab.kube.labels import FIELD_MANAGER
 
 #: Schema version used when no cluster tells us its own (the testenv and kind both run 1.33).
 SCHEMA_VERSION = "1.33"
@@ -46,7 +46,11 @@ class ObjectRef:
         return f"{self.kind.lower()}/{self.name}{ns}"
 
 
-def to_dict(obj: Any) -> dict[str, Any]:
+# A manifest: one of the kubernetes client's ~30 model classes (V1Deployment, ...) or its dict form.
+KubeObject = Any
+
+
+def to_dict(obj: KubeObject) -> dict[str, Any]:
     """A manifest as the API server sees it (camelCase keys, no None) from a model or dict."""
     if isinstance(obj, dict):
         return obj

@@ -14,7 +14,8 @@ from typing import Any
 from milvus_lab.kube.apply import ObjectRef
 from milvus_lab.kube.manifests import LAB_LABEL, lab_selector
 from milvus_lab.kube.wait import WaitFailed
-from milvus_lab.report import progress
+from milvus_lab.polling import poll_until
+from milvus_lab.progress import OnProgress, ProgressUpdate, ignore
 
 #: Every kind a lab creates, deleted in this order: consumers first, namespace last.
 KINDS: tuple[tuple[str, str], ...] = (
@@ -91,7 +92,7 @@ def _other_labs_in(conn: Any, namespace: str, lab: str) -> set[str]:
 
 def cleanup(
     conn: Any, lab: str, *, namespace: str | None = None, wait: bool = True,
-    timeout: float = 180.0, show_progress: bool = True,
+    timeout: float = 180.0, on_progress: OnProgress = ignore,
 ) -> CleanupResult:
     """Delete everything labelled `milvus-lab/lab=<lab>` (background propagation), then wait.
 
@@ -117,7 +118,7 @@ def cleanup(
         _delete(conn, r, result)
         gone_namespaces.add(r.name)
     if wait and result.deleted:
-        wait_until_gone(conn, selector, namespace, timeout=timeout, show_progress=show_progress,
+        wait_until_gone(conn, selector, namespace, timeout=timeout, on_progress=on_progress,
                         kept=set(result.kept_namespaces), namespaces=gone_namespaces)
     result.seconds = round(time.monotonic() - t0, 2)
     return result
@@ -138,7 +139,7 @@ def _delete(conn: Any, r: ObjectRef, result: CleanupResult) -> None:
 
 def wait_until_gone(
     conn: Any, selector: str, namespace: str | None = None, *, timeout: float = 180.0,
-    show_progress: bool = True, kept: set[str] | None = None, namespaces: set[str] | None = None,
+    on_progress: OnProgress = ignore, kept: set[str] | None = None, namespaces: set[str] | None = None,
 ) -> None:
     """Poll until nothing matching `selector` is left (owned pods included), nor any of
     `namespaces` (a namespace another lab labelled)."""
@@ -152,31 +153,26 @@ def wait_until_gone(
                  if all(r.name != n or r.kind != "Namespace" for r in left)]
         return left
 
-    deadline = time.monotonic() + timeout
-    bar = progress() if show_progress else None
     left = remaining()
     total = max(len(left), 1)
+
+    def gone() -> bool:
+        nonlocal left
+        left = remaining()
+        if left:
+            on_progress(ProgressUpdate("delete", total - min(len(left), total), total,
+                                       f"deleting: {len(left)} left ({left[0]})"))
+        return not left
+
     try:
-        if bar is not None:
-            bar.start()
-            task = bar.add_task("deleting", total=total)
-        while left:
-            if bar is not None:
-                bar.update(task, completed=total - min(len(left), total),
-                           description=f"deleting: {len(left)} left ({left[0]})")
-            if time.monotonic() >= deadline:
-                raise WaitFailed(
-                    f"{len(left)} objects still present after {timeout:.0f}s, e.g. {left[0]}",
-                    fix=f"kubectl get all,pvc,ns -A -l {selector}; kubectl describe {left[0].kubectl}",
-                    ref=left[0],
-                )
-            time.sleep(0.5)
-            left = remaining()
-        if bar is not None:
-            bar.update(task, completed=total, description="deleted")
-    finally:
-        if bar is not None:
-            bar.stop()
+        poll_until(gone, timeout=timeout, what="the lab's objects to be deleted", error=WaitFailed,
+                   fix=f"kubectl get all,pvc,ns -A -l {selector}")
+    except WaitFailed as exc:
+        exc.message += f": {len(left)} still present, e.g. {left[0]}"
+        exc.fix = f"{exc.fix}; kubectl describe {left[0].kubectl}"
+        exc.ref = left[0]
+        raise
+    on_progress(ProgressUpdate("delete", total, total, "deleted"))
 
 
 def kubectl_cleanup_command(lab: str) -> str:

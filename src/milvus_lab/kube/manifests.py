@@ -10,26 +10,27 @@ environment by changing `StackOptions`.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from kubernetes import client
 
 from milvus_lab import __version__
-
-# ---- conventions (DESIGN.md section 7) ---------------------------------------------
-PART_OF = "app.kubernetes.io/part-of"
-MANAGED_BY = "app.kubernetes.io/managed-by"
-LAB_LABEL = "milvus-lab/lab"
-NAME_LABEL = "app.kubernetes.io/name"
-COMPONENT_LABEL = "app.kubernetes.io/component"
-VERSION_LABEL = "app.kubernetes.io/version"
-SLOT_LABEL = "milvus-lab/slot"
-PROJECT = "milvus-lab"
-FIELD_MANAGER = "milvus-lab"
-NAMESPACE = "milvus-lab"
+from milvus_lab.kube.labels import (  # noqa: F401  (re-exported: builders and labs name them via m.)
+    COMPONENT_LABEL,
+    FIELD_MANAGER,
+    LAB_LABEL,
+    MANAGED_BY,
+    NAME_LABEL,
+    NAMESPACE,
+    PART_OF,
+    PROJECT,
+    SLOT_LABEL,
+    VERSION_LABEL,
+    lab_labels,
+    lab_selector,
+)
 
 # ---- pinned images (never `latest`) ---------------------------------------------------
 #: Milvus 2.6.15 is the appVersion of the official chart pinned in deploy/helm/.
@@ -67,24 +68,6 @@ HOST_PORTS = {
     NODE_PORTS.prometheus: 9090,
 }
 
-_LAB_RE = re.compile(r"^\d{2}$")
-
-
-def lab_labels(lab: str) -> dict[str, str]:
-    """The labels every object gets: what cleanup and verification select on."""
-    if not _LAB_RE.match(lab):
-        raise ValueError(f"lab must be two digits like '01', got {lab!r}")
-    return {PART_OF: PROJECT, MANAGED_BY: PROJECT, LAB_LABEL: lab}
-
-
-def lab_selector(lab: str | None = None) -> str:
-    """The label selector for everything one lab (or, with None, any lab) made."""
-    parts = [f"{PART_OF}={PROJECT}", f"{MANAGED_BY}={PROJECT}"]
-    if lab:
-        parts.append(f"{LAB_LABEL}={lab}")
-    return ",".join(parts)
-
-
 def _meta(name: str, lab: str, namespace: str | None, **extra: str) -> client.V1ObjectMeta:
     return client.V1ObjectMeta(name=name, namespace=namespace, labels={**lab_labels(lab), **extra})
 
@@ -104,7 +87,7 @@ def milvus_pod_labels() -> dict[str, str]:
 
 
 # ---- namespace, quota, limits -----------------------------------------------------------
-def namespace(name: str = NAMESPACE, lab: str = "01") -> client.V1Namespace:
+def namespace(name: str, lab: str) -> client.V1Namespace:
     """The lab's namespace with Pod Security Admission labels.
 
     Enforce `baseline` (the Milvus image runs as root, which `restricted` forbids) and warn
@@ -121,7 +104,7 @@ def namespace(name: str = NAMESPACE, lab: str = "01") -> client.V1Namespace:
     return client.V1Namespace(api_version="v1", kind="Namespace", metadata=_meta(name, lab, None, **labels))
 
 
-def resource_quota(namespace: str = NAMESPACE, lab: str = "01") -> client.V1ResourceQuota:
+def resource_quota(namespace: str, lab: str) -> client.V1ResourceQuota:
     """A ceiling for the namespace, sized for a laptop: Milvus + two API slots at HPA max."""
     return client.V1ResourceQuota(
         api_version="v1", kind="ResourceQuota", metadata=_meta("milvus-lab-quota", lab, namespace),
@@ -134,7 +117,7 @@ def resource_quota(namespace: str = NAMESPACE, lab: str = "01") -> client.V1Reso
     )
 
 
-def limit_range(namespace: str = NAMESPACE, lab: str = "01") -> client.V1LimitRange:
+def limit_range(namespace: str, lab: str) -> client.V1LimitRange:
     """Defaults for containers that forget requests/limits, and a per-container maximum."""
     return client.V1LimitRange(
         api_version="v1", kind="LimitRange", metadata=_meta("milvus-lab-limits", lab, namespace),
@@ -165,7 +148,7 @@ proxy:
 """
 
 
-def milvus_config_map(namespace: str = NAMESPACE, lab: str = "01") -> client.V1ConfigMap:
+def milvus_config_map(namespace: str, lab: str) -> client.V1ConfigMap:
     """Milvus's embedded-etcd config and user.yaml overrides, mounted as files."""
     return client.V1ConfigMap(
         api_version="v1", kind="ConfigMap",
@@ -185,8 +168,8 @@ def milvus_probe(kind: str) -> client.V1Probe:
 
 
 def milvus_statefulset(
-    namespace: str = NAMESPACE,
-    lab: str = "01",
+    namespace: str,
+    lab: str,
     image: str = MILVUS_IMAGE,
     storage: str = "5Gi",
     storage_class: str | None = None,
@@ -262,7 +245,7 @@ def milvus_statefulset(
 
 
 def milvus_services(
-    namespace: str = NAMESPACE, lab: str = "01", node_ports: NodePorts = NODE_PORTS,
+    namespace: str, lab: str, node_ports: NodePorts = NODE_PORTS,
     selector: Mapping[str, str] | None = None, internal: bool = True,
 ) -> list[client.V1Service]:
     """`milvus` (ClusterIP: how pods find Milvus by DNS) and `milvus-external` (NodePort:
@@ -330,19 +313,6 @@ def restricted_security_context() -> client.V1SecurityContext:
     )
 
 
-def search_api_env(
-    slot: str, version: str, namespace: str = NAMESPACE, collection: str = "products", dim: int = 128
-) -> dict[str, str]:
-    """The env of a slot's pods (read by `milvus_lab.app.config.ApiConfig.from_env`)."""
-    return {
-        "MILVUS_LAB_API_SLOT": slot,
-        "MILVUS_LAB_API_VERSION": version,
-        "MILVUS_LAB_MILVUS_URI": f"http://{milvus_service_host(namespace)}:{MILVUS_GRPC_PORT}",
-        "MILVUS_LAB_API_COLLECTION": collection,
-        "MILVUS_LAB_DIM": str(dim),
-    }
-
-
 def search_api_deployment(
     slot: str = "blue",
     version: str = __version__,
@@ -350,8 +320,8 @@ def search_api_deployment(
     image: str = API_IMAGE,
     env: Mapping[str, str] | None = None,
     *,
-    namespace: str = NAMESPACE,
-    lab: str = "01",
+    namespace: str,
+    lab: str,
     probes: tuple[client.V1Probe, client.V1Probe] | None = None,
     config_map: str | None = "search-api-config",
     secret: str | None = "search-api-secret",
@@ -424,8 +394,8 @@ def search_api_service(
     name: str = API_NAME,
     slot: str = "blue",
     *,
-    namespace: str = NAMESPACE,
-    lab: str = "01",
+    namespace: str,
+    lab: str,
     node_port: int | None = NODE_PORTS.search_api,
 ) -> client.V1Service:
     """A Service whose selector picks one slot: `search-api` is live, `search-api-preview`
@@ -443,7 +413,7 @@ def search_api_service(
 
 
 def search_api_config_map(
-    namespace: str = NAMESPACE, lab: str = "01", collection: str = "products", dim: int = 128
+    namespace: str, lab: str, collection: str = "products", dim: int = 128
 ) -> client.V1ConfigMap:
     """Settings shared by every slot: where Milvus is (a DNS name) and what to search."""
     data = {
@@ -460,7 +430,7 @@ def search_api_config_map(
 
 
 def search_api_secret(
-    values: Mapping[str, str], namespace: str = NAMESPACE, lab: str = "01"
+    values: Mapping[str, str], namespace: str, lab: str
 ) -> client.V1Secret:
     """Credentials as a Secret (stringData): never in a ConfigMap, never in git."""
     return client.V1Secret(
@@ -470,94 +440,10 @@ def search_api_secret(
     )
 
 
-def horizontal_pod_autoscaler(
-    deployment: str,
-    namespace: str = NAMESPACE,
-    lab: str = "01",
-    min_replicas: int = 2,
-    max_replicas: int = 4,
-    cpu_percent: int = 70,
-) -> client.V2HorizontalPodAutoscaler:
-    """autoscaling/v2 on CPU utilization (of the *requests*), scale-down slowed to avoid flapping."""
-    return client.V2HorizontalPodAutoscaler(
-        api_version="autoscaling/v2", kind="HorizontalPodAutoscaler",
-        metadata=_meta(deployment, lab, namespace, **{NAME_LABEL: API_NAME}),
-        spec=client.V2HorizontalPodAutoscalerSpec(
-            scale_target_ref=client.V2CrossVersionObjectReference(
-                api_version="apps/v1", kind="Deployment", name=deployment),
-            min_replicas=min_replicas,
-            max_replicas=max_replicas,
-            metrics=[client.V2MetricSpec(
-                type="Resource",
-                resource=client.V2ResourceMetricSource(
-                    name="cpu",
-                    target=client.V2MetricTarget(type="Utilization", average_utilization=cpu_percent),
-                ),
-            )],
-            behavior=client.V2HorizontalPodAutoscalerBehavior(
-                scale_down=client.V2HPAScalingRules(stabilization_window_seconds=120),
-            ),
-        ),
-    )
-
-
-def pod_disruption_budget(
-    slot: str = "blue", namespace: str = NAMESPACE, lab: str = "01", min_available: int = 1
-) -> client.V1PodDisruptionBudget:
-    """Voluntary disruptions (node drains) may never take the slot below `min_available`."""
-    return client.V1PodDisruptionBudget(
-        api_version="policy/v1", kind="PodDisruptionBudget",
-        metadata=_meta(f"{API_NAME}-{slot}", lab, namespace, **{NAME_LABEL: API_NAME}),
-        spec=client.V1PodDisruptionBudgetSpec(
-            min_available=min_available,
-            selector=client.V1LabelSelector(match_labels=api_pod_labels(slot)),
-        ),
-    )
-
-
-def network_policies(
-    namespace: str = NAMESPACE, lab: str = "01", host_cidrs: Sequence[str] = ("172.16.0.0/12",)
-) -> list[client.V1NetworkPolicy]:
-    """Default deny, then open exactly what the design needs.
-
-    - `default-deny-ingress`: no pod accepts traffic unless a policy below allows it.
-    - `milvus-allow-search-api`: only search-API pods may open Milvus gRPC (19530).
-    - `search-api-allow-http`: anyone may reach the API's HTTP port (the NodePort path).
-    - `milvus-allow-lab-host`: the lab on your laptop loads vectors through the NodePort;
-      on kind that traffic comes from the kind Docker network (`host_cidrs`). Drop this
-      one in production.
-    """
-    milvus = client.V1LabelSelector(match_labels={NAME_LABEL: MILVUS_NAME})
-    api = client.V1LabelSelector(match_labels={NAME_LABEL: API_NAME})
-
-    def policy(name: str, selector: client.V1LabelSelector, ingress: list | None) -> client.V1NetworkPolicy:
-        return client.V1NetworkPolicy(
-            api_version="networking.k8s.io/v1", kind="NetworkPolicy",
-            metadata=_meta(name, lab, namespace),
-            spec=client.V1NetworkPolicySpec(pod_selector=selector, policy_types=["Ingress"], ingress=ingress),
-        )
-
-    return [
-        policy("default-deny-ingress", client.V1LabelSelector(), None),
-        policy("milvus-allow-search-api", milvus, [client.V1NetworkPolicyIngressRule(
-            _from=[client.V1NetworkPolicyPeer(pod_selector=api)],
-            ports=[client.V1NetworkPolicyPort(protocol="TCP", port=MILVUS_GRPC_PORT)],
-        )]),
-        policy("search-api-allow-http", api, [client.V1NetworkPolicyIngressRule(
-            ports=[client.V1NetworkPolicyPort(protocol="TCP", port=API_PORT)],
-        )]),
-        policy("milvus-allow-lab-host", milvus, [client.V1NetworkPolicyIngressRule(
-            _from=[client.V1NetworkPolicyPeer(ip_block=client.V1IPBlock(cidr=c)) for c in host_cidrs],
-            ports=[client.V1NetworkPolicyPort(protocol="TCP", port=p) for p in (MILVUS_GRPC_PORT, MILVUS_HTTP_PORT)],
-        )]),
-    ]
-
-
-#: Pod labels of the Helm chart's Milvus standalone pod (release `milvus`).
 HELM_MILVUS_SELECTOR = {NAME_LABEL: MILVUS_NAME, "app.kubernetes.io/instance": "milvus", "component": "standalone"}
 
 
-def helm_release_policies(release: str = "milvus", namespace: str = NAMESPACE, lab: str = "01") -> list[client.V1NetworkPolicy]:
+def helm_release_policies(release: str, namespace: str, lab: str) -> list[client.V1NetworkPolicy]:
     """With `--installer helm`, Milvus talks to the release's own etcd and MinIO pods, which
     default-deny would block: allow exactly that (etcd 2379, MinIO 9000) from Milvus."""
     from_milvus = [client.V1NetworkPolicyPeer(pod_selector=client.V1LabelSelector(
@@ -581,7 +467,7 @@ def helm_release_policies(release: str = "milvus", namespace: str = NAMESPACE, l
 
 
 def static_persistent_volume(
-    claim: str, namespace: str = NAMESPACE, lab: str = "01", size: str = "5Gi"
+    claim: str, namespace: str, lab: str, size: str = "5Gi"
 ) -> client.V1PersistentVolume:
     """A hostPath PV pre-bound to one claim: static provisioning, for clusters without a
     default StorageClass (kind has one; the KWOK testenv does not)."""
@@ -605,18 +491,18 @@ def static_persistent_volume(
 class Builders:
     """The builders the learner may replace (`--impl labs`): probes, HPA, PDB, NetworkPolicies."""
 
-    probes: Callable[..., tuple[client.V1Probe, client.V1Probe]] = search_api_probes
-    hpa: Callable[..., client.V2HorizontalPodAutoscaler] = horizontal_pod_autoscaler
-    pdb: Callable[..., client.V1PodDisruptionBudget] = pod_disruption_budget
-    network_policies: Callable[..., list[client.V1NetworkPolicy]] = network_policies
+    probes: Callable[..., tuple[client.V1Probe, client.V1Probe]]
+    hpa: Callable[..., client.V2HorizontalPodAutoscaler]
+    pdb: Callable[..., client.V1PodDisruptionBudget]
+    network_policies: Callable[..., list[client.V1NetworkPolicy]]
 
 
 @dataclass(frozen=True)
 class StackOptions:
     """What varies between labs and environments (lab 02's dev/staging/prod)."""
 
+    lab: str
     namespace: str = NAMESPACE
-    lab: str = "01"
     slot: str = "blue"
     version: str = __version__
     api_image: str = API_IMAGE
@@ -637,14 +523,12 @@ class StackOptions:
         return f"{API_NAME}-{self.slot}"
 
 
-def stack(
-    opts: StackOptions | None = None,
-    secret_values: Mapping[str, str] | None = None,
-    builders: Builders | None = None,
-) -> list[Any]:
-    """Every object of lab 01 in apply order (namespace first, consumers after providers)."""
-    o = opts or StackOptions()
-    b = builders or Builders()
+def stack(opts: StackOptions, secret_values: Mapping[str, str], builders: Builders) -> list[Any]:
+    """Every object of lab 01 in apply order (namespace first, consumers after providers).
+
+    The probes, HPA, PDB and NetworkPolicies come from lab 01's exercise (`builders()` of
+    `solutions/` or `labs/lab01_kubernetes.py`): the library does not keep a second copy."""
+    o, b = opts, builders
     ns, lab = o.namespace, o.lab
     objs: list[Any] = [namespace(ns, lab), resource_quota(ns, lab), limit_range(ns, lab)]
     if o.milvus:
@@ -656,7 +540,7 @@ def stack(
                  *helm_release_policies("milvus", ns, lab)]
     objs += [
         search_api_config_map(ns, lab, o.collection, o.dim),
-        search_api_secret(secret_values or {"MILVUS_LAB_MILVUS_TOKEN": ""}, ns, lab),
+        search_api_secret(secret_values, ns, lab),
         search_api_deployment(
             o.slot, o.version, o.api_replicas, o.api_image,
             {"MILVUS_LAB_API_SLOT": o.slot, "MILVUS_LAB_API_VERSION": o.version},

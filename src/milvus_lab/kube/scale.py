@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from milvus_lab.kube.manifests import FIELD_MANAGER
+from milvus_lab.kube.labels import FIELD_MANAGER
 from milvus_lab.kube.wait import RolloutState, wait_for_rollout
+from milvus_lab.progress import OnProgress, ignore
 
 PLURALS = {"Deployment": "deployments", "StatefulSet": "statefulsets"}
 
@@ -29,11 +30,11 @@ def scale(conn: Any, kind: str, name: str, namespace: str, replicas: int) -> int
 
 def scale_and_wait(
     conn: Any, kind: str, name: str, namespace: str, replicas: int,
-    *, timeout: float = 180.0, show_progress: bool = True,
+    *, timeout: float = 180.0, on_progress: OnProgress = ignore,
 ) -> tuple[int, RolloutState]:
     """Scale, then wait until exactly `replicas` pods are ready and no extra pod is left."""
     previous = scale(conn, kind, name, namespace, replicas)
-    state = wait_for_rollout(conn, kind, name, namespace, timeout=timeout, show_progress=show_progress)
+    state = wait_for_rollout(conn, kind, name, namespace, timeout=timeout, on_progress=on_progress)
     return previous, state
 
 

@@ -11,8 +11,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from milvus_lab.errors import PrerequisiteError, VerificationFailed
-from milvus_lab.kube.manifests import FIELD_MANAGER, NAME_LABEL, SLOT_LABEL, api_pod_labels
-from milvus_lab.kube.wait import selector_string, wait_until
+from milvus_lab.kube.labels import FIELD_MANAGER, NAME_LABEL, SLOT_LABEL
+from milvus_lab.kube.manifests import api_pod_labels
+from milvus_lab.kube.wait import WaitFailed, selector_string
+from milvus_lab.polling import poll_until
 
 
 @dataclass(frozen=True)
@@ -84,8 +86,8 @@ def wait_for_endpoints(
             return ready
         return None
 
-    return wait_until(
-        check, timeout=timeout, what=f"Service {namespace}/{service} endpoints to be slot {slot}",
+    return poll_until(
+        check, timeout=timeout, error=WaitFailed, what=f"Service {namespace}/{service} endpoints to be slot {slot}",
         fix=f"kubectl get endpointslices -n {namespace} -l kubernetes.io/service-name={service} -o wide",
     )
 
@@ -117,8 +119,3 @@ def switch_service_selector(
     )
     eps = wait_for_endpoints(conn, namespace, service, slot, timeout=timeout) if wait else []
     return SwitchResult(service, previous, slot, tuple(eps))
-
-
-def kubectl_switch_command(namespace: str, service: str, slot: str) -> str:
-    return (f"kubectl patch service {service} -n {namespace} --type=merge "
-            f"-p '{{\"spec\":{{\"selector\":{{\"{SLOT_LABEL}\":\"{slot}\"}}}}}}'")

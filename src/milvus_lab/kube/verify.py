@@ -1,7 +1,7 @@
 """Verification of a deployed stack: each check reads the cluster back, never our own intent.
 
-Every function returns `Check`s (ok, skipped, or failed with the detail and the kubectl
-command to look for yourself). The lab prints them; the checks in `checks/` call the
+Every function returns `Verification`s (passed, skipped, or failed, with the kubectl
+command to look for yourself as the hint). The lab prints them; the checks in `checks/` call the
 same functions on the learner's objects.
 """
 
@@ -9,54 +9,22 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
-
-from milvus_lab.errors import VerificationFailed
 from milvus_lab.kube import manifests as m
 from milvus_lab.kube.apply import to_dict
 from milvus_lab.kube.netpol import Source, ingress_allowed
 from milvus_lab.kube.selector import endpoints
+from milvus_lab.verification import Verification
 
 
-@dataclass
-class Check:
-    """One verified fact. `ok=None` means skipped (with the reason in `detail`)."""
-
-    name: str
-    ok: bool | None
-    detail: str = ""
-    kubectl: str = ""
-
-
-@dataclass
-class Verification:
-    checks: list[Check] = field(default_factory=list)
-
-    def add(self, *checks: Check) -> None:
-        self.checks.extend(checks)
-
-    @property
-    def ok(self) -> bool:
-        return all(c.ok is not False for c in self.checks)
-
-    @property
-    def failed(self) -> list[Check]:
-        return [c for c in self.checks if c.ok is False]
-
-    def raise_if_failed(self) -> None:
-        if self.failed:
-            first = self.failed[0]
-            raise VerificationFailed(
-                f"{len(self.failed)} verification(s) failed; first: {first.name}: {first.detail}",
-                fix=first.kubectl or None,
-            )
+def fact(name: str, ok: bool | None, detail: str = "", kubectl: str = "") -> Verification:
+    """A verified fact read from the cluster; the kubectl command is the hint to look yourself."""
+    return Verification(name, ok, detail, "", f"$ {kubectl}" if kubectl else "")
 
 
 # ---- NetworkPolicy intent (offline) ------------------------------------------------------------
-def netpol_intent_checks(policies: Sequence[Any]) -> list[Check]:
+def netpol_intent_checks(policies: Sequence[Any]) -> list[Verification]:
     """Prove what the policies allow: only the API reaches Milvus gRPC; anyone reaches the API."""
     api = Source.pod(**{m.NAME_LABEL: m.API_NAME, m.SLOT_LABEL: "blue"})
     other = Source.pod(**{m.NAME_LABEL: "debug-shell"})
@@ -77,31 +45,31 @@ def netpol_intent_checks(policies: Sequence[Any]) -> list[Check]:
          ingress_allowed(policies, {m.NAME_LABEL: "something-else"}, other, 80)),
     ]
     return [
-        Check(f"NetworkPolicy: {name}", got == want,
+        fact(f"NetworkPolicy: {name}", got == want,
               "as intended" if got == want else f"policies {'allow' if got else 'deny'} it")
         for name, want, got in cases
     ]
 
 
 # ---- objects read back from the API server -------------------------------------------------------
-def _poll(fn: Callable[[], Check], timeout: float) -> Check:
+def _poll(fn: Callable[[], Verification], timeout: float) -> Verification:
     """Re-run a check until it passes (controllers fill in status a moment later)."""
     deadline = time.monotonic() + timeout
     while True:
         check = fn()
-        if check.ok is not False or time.monotonic() >= deadline:
+        if check.passed is not False or time.monotonic() >= deadline:
             return check
         time.sleep(0.5)
 
 
-def hpa_check(conn: Any, namespace: str, name: str) -> Check:
+def hpa_check(conn: Any, namespace: str, name: str) -> Verification:
     from kubernetes import client
 
     kubectl = f"kubectl get hpa {name} -n {namespace}"
     try:
         hpa = client.AutoscalingV2Api(conn.api_client).read_namespaced_horizontal_pod_autoscaler(name, namespace)
     except client.ApiException as exc:
-        return Check("HPA present", False, f"HTTP {exc.status}", kubectl)
+        return fact("HPA present", False, f"HTTP {exc.status}", kubectl)
     ref = hpa.spec.scale_target_ref
     metrics = [mt.resource.name for mt in hpa.spec.metrics or [] if mt.resource]
     detail = f"{ref.kind}/{ref.name}, {hpa.spec.min_replicas}-{hpa.spec.max_replicas} replicas on {metrics}"
@@ -109,61 +77,61 @@ def hpa_check(conn: Any, namespace: str, name: str) -> Check:
     if active is not None and active.status == "False":
         detail += f"; ScalingActive=False ({active.reason}: no metrics-server? the HPA cannot act yet)"
     ok = ref.kind == "Deployment" and "cpu" in metrics
-    return Check("HPA present (autoscaling/v2, CPU)", ok, detail, kubectl)
+    return fact("HPA present (autoscaling/v2, CPU)", ok, detail, kubectl)
 
 
-def pdb_check(conn: Any, namespace: str, name: str, expected_pods: int, timeout: float = 30.0) -> Check:
+def pdb_check(conn: Any, namespace: str, name: str, expected_pods: int, timeout: float = 30.0) -> Verification:
     from kubernetes import client
 
     kubectl = f"kubectl get pdb {name} -n {namespace}"
     policy = client.PolicyV1Api(conn.api_client)
 
-    def once() -> Check:
+    def once() -> Verification:
         try:
             pdb = policy.read_namespaced_pod_disruption_budget(name, namespace)
         except client.ApiException as exc:
-            return Check("PDB present and matching pods", False, f"HTTP {exc.status}", kubectl)
+            return fact("PDB present and matching pods", False, f"HTTP {exc.status}", kubectl)
         st = pdb.status
         if st is None or st.expected_pods is None:
-            return Check("PDB present and matching pods", False, "status not computed yet", kubectl)
+            return fact("PDB present and matching pods", False, "status not computed yet", kubectl)
         ok = st.expected_pods == expected_pods and (st.disruptions_allowed or 0) >= 1
-        return Check("PDB present and matching pods", ok,
+        return fact("PDB present and matching pods", ok,
                      f"minAvailable={pdb.spec.min_available}, selects {st.expected_pods} pods "
                      f"(expected {expected_pods}), disruptions allowed {st.disruptions_allowed}", kubectl)
 
     return _poll(once, timeout)
 
 
-def network_policy_checks(conn: Any, namespace: str, expected: Sequence[str]) -> list[Check]:
+def network_policy_checks(conn: Any, namespace: str, expected: Sequence[str]) -> list[Verification]:
     """The policies exist on the server, and the ones stored there do what we intend."""
     from kubernetes import client
 
     stored = client.NetworkingV1Api(conn.api_client).list_namespaced_network_policy(namespace).items
     names = {p.metadata.name for p in stored}
     missing = sorted(set(expected) - names)
-    present = Check("NetworkPolicies present", not missing,
+    present = fact("NetworkPolicies present", not missing,
                     f"missing {missing}" if missing else ", ".join(sorted(names)),
                     f"kubectl get networkpolicy -n {namespace}")
     return [present, *netpol_intent_checks([to_dict(p) for p in stored])]
 
 
-def service_discovery_checks(conn: Any, namespace: str, milvus_deployed: bool = True) -> list[Check]:
+def service_discovery_checks(conn: Any, namespace: str, milvus_deployed: bool = True) -> list[Verification]:
     """The API finds Milvus by a DNS name that a Service with ready endpoints backs."""
     from kubernetes import client
 
-    out: list[Check] = []
+    out: list[Verification] = []
     host = m.milvus_service_host(namespace)
     cm = conn.core.read_namespaced_config_map("search-api-config", namespace)
     uri = (cm.data or {}).get("MILVUS_LAB_MILVUS_URI", "")
-    out.append(Check("search API finds Milvus by DNS name", host in uri, uri,
+    out.append(fact("search API finds Milvus by DNS name", host in uri, uri,
                      f"kubectl get configmap search-api-config -n {namespace} -o yaml"))
     try:
         svc = conn.core.read_namespaced_service(m.MILVUS_NAME, namespace)
     except client.ApiException as exc:
-        out.append(Check(f"Service {m.MILVUS_NAME} exists", False, f"HTTP {exc.status}"))
+        out.append(fact(f"Service {m.MILVUS_NAME} exists", False, f"HTTP {exc.status}"))
         return out
     eps = [e for e in endpoints(conn, namespace, m.MILVUS_NAME) if e.ready]
-    out.append(Check(
+    out.append(fact(
         f"{host} -> ClusterIP {svc.spec.cluster_ip} -> ready Milvus endpoints",
         bool(eps) or not milvus_deployed,
         ", ".join(f"{e.pod} {e.ip}" for e in eps) or "no ready endpoints",
@@ -173,13 +141,13 @@ def service_discovery_checks(conn: Any, namespace: str, milvus_deployed: bool = 
 
 
 def api_endpoint_check(conn: Any, namespace: str, service: str, slot: str, replicas: int,
-                       timeout: float = 30.0) -> Check:
+                       timeout: float = 30.0) -> Verification:
     """The API Service lists exactly the slot's ready pods: the load balancer's backend set."""
 
-    def once() -> Check:
+    def once() -> Verification:
         ready = [e for e in endpoints(conn, namespace, service) if e.ready]
         ok = len(ready) == replicas and all(e.slot == slot for e in ready)
-        return Check(f"Service {service} -> {replicas} ready pods of slot {slot}", ok,
+        return fact(f"Service {service} -> {replicas} ready pods of slot {slot}", ok,
                      ", ".join(e.pod for e in ready) or "none",
                      f"kubectl get endpointslices -n {namespace} -l kubernetes.io/service-name={service}")
 
@@ -206,25 +174,10 @@ def pod_served_searches(conn: Any, namespace: str, pod: str, port: int = m.API_P
     return served_searches(text if isinstance(text, str) else str(text))
 
 
-def send_searches(url: str, requests: int, body: dict[str, Any], timeout: float = 5.0) -> int:
-    """Send searches, each on a new connection (a NodePort balances connections, not
-    requests); return how many failed (non-200 or no hits)."""
-    failures = 0
-    for _ in range(requests):
-        try:
-            with httpx.Client(timeout=timeout, headers={"Connection": "close"}) as c:
-                resp = c.post(f"{url}/search", json=body)
-            if resp.status_code != 200 or not resp.json().get("hits"):
-                failures += 1
-        except httpx.HTTPError:
-            failures += 1
-    return failures
-
-
-def load_balancing_check(counts: dict[str, int], failures: int, expected: Sequence[str]) -> Check:
+def load_balancing_check(counts: dict[str, int], failures: int, expected: Sequence[str]) -> Verification:
     missing = sorted(p for p in expected if counts.get(p, 0) <= 0)
     ok = failures == 0 and not missing
     detail = ", ".join(f"{k}: {v}" for k, v in sorted(counts.items())) + f"; failed {failures}"
     if missing:
         detail += f"; never answered: {missing}"
-    return Check("requests reach every replica", ok, detail)
+    return fact("requests reach every replica", ok, detail)

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from milvus_lab.errors import VerificationFailed
 from milvus_lab.kube.apply import ObjectRef
 from milvus_lab.kube.context import KIND_CLUSTER
-from milvus_lab.report import progress
+from milvus_lab.progress import OnProgress, ProgressUpdate, ignore
 
 #: Container waiting reasons that mean "this will not become ready by waiting".
 FAILURE_REASONS = frozenset({
@@ -132,6 +132,8 @@ def _deployment_state(dep: Any, r: ObjectRef) -> RolloutState:
         state.waiting_for = "the controller to observe the new spec"
     elif state.updated < desired:
         state.waiting_for = f"{desired - state.updated} pods to be updated"
+    elif max(st.replicas or 0, state.ready) > desired:  # a scale-down the status has not caught up with
+        state.waiting_for = f"{max(st.replicas or 0, state.ready) - desired} pods to terminate"
     elif (st.replicas or 0) > state.updated:
         state.waiting_for = f"{(st.replicas or 0) - state.updated} old pods to terminate"
     elif state.available < desired:
@@ -205,66 +207,37 @@ def wait_for_rollout(
     *,
     timeout: float = 300.0,
     interval: float = 0.5,
-    show_progress: bool = True,
+    on_progress: OnProgress = ignore,
     on_state: Callable[[RolloutState], None] | None = None,
 ) -> RolloutState:
     """Poll until the rollout is complete; raise WaitFailed on a failure condition or timeout."""
     started = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=2)
     deadline = time.monotonic() + timeout
-    bar = progress() if show_progress else None
-    task = None
-    state: RolloutState | None = None
-    try:
-        if bar is not None:
-            bar.start()
-            task = bar.add_task(f"{kind.lower()}/{name}", total=1)
-        while True:
-            state = rollout_state(conn, kind, name, namespace)
-            if on_state:
-                on_state(state)
-            if bar is not None and task is not None:
-                bar.update(task, total=max(state.desired, 1), completed=min(state.ready, state.desired),
-                           description=f"{kind.lower()}/{name} ready")
-            if state.done:
-                return state
-            if state.problems:
-                first = state.problems[0]
-                raise WaitFailed(
-                    f"{state.ref} cannot become ready: {first}"
-                    + (f" (and {len(state.problems) - 1} more)" if len(state.problems) > 1 else ""),
-                    fix=_fix_for(first, conn.is_kind), ref=state.ref)
-            if not state.failure and kind == "StatefulSet" and state.ready < state.desired:
-                state.failure = _failed_create(conn, state.ref, started)
-            if state.failure:
-                raise WaitFailed(f"{state.ref} rollout failed: {state.failure}",
-                                 fix=f"kubectl describe {state.ref.kubectl}", ref=state.ref)
-            if time.monotonic() >= deadline:
-                pending = f"; pending: {state.pending[0]}" if state.pending else ""
-                raise WaitFailed(
-                    f"{state.ref} not ready after {timeout:.0f}s: {state.line}; waiting for "
-                    f"{state.waiting_for}{pending}",
-                    fix=f"kubectl describe {state.ref.kubectl}; kubectl get pods -n {namespace}",
-                    ref=state.ref)
-            time.sleep(interval)
-    finally:
-        if bar is not None:
-            bar.stop()
-
-
-def wait_until(
-    check: Callable[[], T | None],
-    *,
-    timeout: float,
-    what: str,
-    fix: str,
-    interval: float = 0.5,
-) -> T:
-    """Poll `check` until it returns something truthy; a timeout names `what` and the fix."""
-    deadline = time.monotonic() + timeout
     while True:
-        value = check()
-        if value:
-            return value
+        state = rollout_state(conn, kind, name, namespace)
+        if on_state:
+            on_state(state)
+        on_progress(ProgressUpdate(f"{kind.lower()}/{name}", min(state.ready, state.desired),
+                                   max(state.desired, 1), f"{kind.lower()}/{name} ready"))
+        if state.done:
+            return state
+        if state.problems:
+            first = state.problems[0]
+            raise WaitFailed(
+                f"{state.ref} cannot become ready: {first}"
+                + (f" (and {len(state.problems) - 1} more)" if len(state.problems) > 1 else ""),
+                fix=_fix_for(first, conn.is_kind), ref=state.ref)
+        if not state.failure and kind == "StatefulSet" and state.ready < state.desired:
+            state.failure = _failed_create(conn, state.ref, started)
+        if state.failure:
+            raise WaitFailed(f"{state.ref} rollout failed: {state.failure}",
+                             fix=f"kubectl describe {state.ref.kubectl}", ref=state.ref)
         if time.monotonic() >= deadline:
-            raise WaitFailed(f"timed out after {timeout:.0f}s waiting for {what}", fix=fix)
+            pending = f"; pending: {state.pending[0]}" if state.pending else ""
+            raise WaitFailed(
+                f"{state.ref} not ready after {timeout:.0f}s: {state.line}; waiting for "
+                f"{state.waiting_for}{pending}",
+                fix=f"kubectl describe {state.ref.kubectl}; kubectl get pods -n {namespace}",
+                ref=state.ref)
         time.sleep(interval)
+

@@ -15,23 +15,25 @@ _EXPORTS = {
     "LoadResult": "result", "WindowStats": "result", "LiveStats": "result", "Mark": "result",
     "LoadFiles": "result",
     "SecondStats": "timeline", "read_timeline": "timeline",
-    "live_panel": "live", "render_live": "live",
+    "live_panel": "live", "render_live": "live", "open_live_panel": "live",
     "plot_timeline": "plot",
+    "start_search_load": "scenarios",
     "LOCUSTFILES": "paths", "locustfile": "paths",
 }
 
 __all__ = [
     "LOCUSTFILES", "LiveStats", "LoadFiles", "LoadResult", "LocustRun", "Mark", "SecondStats",
-    "WindowStats", "check_reachable", "live_panel", "locustfile", "plot_timeline",
-    "read_timeline", "render_live", "start_locust",
+    "WindowStats", "check_reachable", "live_panel", "open_live_panel", "locustfile", "plot_timeline",
+    "read_timeline", "render_live", "start_locust", "start_search_load",
 ]
 
 if TYPE_CHECKING:
-    from milvus_lab.load.live import live_panel, render_live
+    from milvus_lab.load.live import live_panel, open_live_panel, render_live
     from milvus_lab.load.paths import LOCUSTFILES, locustfile
     from milvus_lab.load.plot import plot_timeline
     from milvus_lab.load.result import LiveStats, LoadFiles, LoadResult, Mark, WindowStats
     from milvus_lab.load.runner import LocustRun, check_reachable, start_locust
+    from milvus_lab.load.scenarios import start_search_load
     from milvus_lab.load.timeline import SecondStats, read_timeline
 
 

@@ -36,6 +36,9 @@ ENV_VARS: dict[str, str] = {
                                 "{\"params\": {\"nprobe\": 8}} (default: the index's)",
     "MILVUS_LAB_MILVUS_TOKEN": "token (user:password) for the gRPC scenario when Milvus has auth "
                                "(default none; never printed)",
+    "MILVUS_LAB_AB_SESSION": "lab 04: searches per simulated end user before the next user id (default 2)",
+    "MILVUS_LAB_AB_RECORDS": "lab 04: JSON-lines file of every request (user, variant, status, latency, "
+                             "query, ids); unset = not written",
     TIMELINE_ENV: "path of the per-second timeline (JSON lines); unset = not recorded",
 }
 

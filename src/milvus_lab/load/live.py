@@ -88,3 +88,10 @@ def _safe_render(run: _Snapshotting, title: str) -> RenderableType:
         return render_live(run.snapshot(), title)
     except Exception as e:  # a refresh thread must never die on a torn read
         return Text(f"{title}: no stats yet ({e})", style="dim")
+
+
+def open_live_panel(run: _Snapshotting, title: str = "load") -> Callable[[], None]:
+    """A live panel that stays up across lesson steps; call the returned function to close it."""
+    panel = live_panel(run, title=title)
+    panel.__enter__()
+    return lambda: panel.__exit__(None, None, None)

@@ -11,6 +11,8 @@ LOCUSTFILES = {
     "search_api": "search_api.py",  # HTTP load on the search API / router
     "milvus_grpc": "milvus_grpc.py",  # direct gRPC load on Milvus
     "blue_green": "blue_green.py",  # lab 03: search_api with the release's expectations
+    "secure_search": "secure_search.py",  # lab 05: search_api with an API key on every request
+    "ab_testing": "ab_testing.py",  # lab 04: end users with stable ids, per-request records
 }
 
 

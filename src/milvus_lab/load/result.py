@@ -236,19 +236,3 @@ def read_locust_totals(path: Path) -> dict[str, int]:
         "requests": sum(int(e.get("num_requests") or 0) for e in entries),
         "failures": sum(int(e.get("num_failures") or 0) for e in entries),
     }
-
-
-def read_marks(path: Path) -> list[Mark]:
-    """Marks written by `LocustRun.mark` (one JSON object per line)."""
-    marks: list[Mark] = []
-    try:
-        lines = path.read_text().splitlines()
-    except OSError:
-        return marks
-    for line in lines:
-        try:
-            row = json.loads(line)
-            marks.append(Mark(float(row["t"]), str(row["label"])))
-        except (ValueError, KeyError, TypeError):
-            continue
-    return marks

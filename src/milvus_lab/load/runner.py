@@ -34,6 +34,7 @@ from urllib.parse import urlparse
 from milvus_lab.errors import PrerequisiteError
 from milvus_lab.load.result import LiveStats, LoadFiles, LoadResult, Mark
 from milvus_lab.load.timeline import TIMELINE_ENV, TimelineReader
+from milvus_lab.polling import poll_until
 
 STARTUP_TIMEOUT_S = 60.0  # Locust import + locustfile load on a busy 2-core laptop
 _DEFAULT_PORTS = {"http": 80, "https": 443, "grpc": 19530, "tcp": 19530}
@@ -114,6 +115,18 @@ class LocustRun:
                 fh.write(json.dumps({"t": mk.t, "label": mk.label}) + "\n")
         return mk
 
+    def wait_for_traffic(self, seconds: float, timeout_s: float = 30.0) -> None:
+        """Wait for the first answered request, then `seconds` of steady traffic (a baseline)."""
+        try:
+            poll_until(lambda: self.snapshot().total_requests > 0, timeout=timeout_s, interval=0.2,
+                       what="Locust's first answered request",
+                       failed=lambda: None if self.running else "Locust exited",
+                       fix=f"read {self.files.log}; is {self.host} answering?")
+        except PrerequisiteError as exc:
+            exc.message += f". Last log lines ({self.files.log}):\n{_tail(self.files.log)}"
+            raise
+        time.sleep(seconds)
+
     def snapshot(self, window_s: int = 3) -> LiveStats:
         """The latest per-second stats, read by tailing the timeline (cheap; thread-safe)."""
         with self._lock:
@@ -122,18 +135,19 @@ class LocustRun:
 
     # -- lifecycle ----------------------------------------------------------------------
     def _wait_started(self, timeout_s: float) -> None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
+        def started() -> bool:
             with self._lock:
-                started = self._reader.poll().started is not None
-            if started:
-                return
-            if not self.running:
-                raise self._startup_error(f"Locust exited during start-up (exit code "
-                                          f"{self.process.returncode})")
-            time.sleep(0.1)
-        self.stop()
-        raise self._startup_error(f"Locust did not start its test within {timeout_s:.0f}s")
+                return self._reader.poll().started is not None
+
+        def exited() -> str | None:
+            return None if self.running else f"exited during start-up (exit code {self.process.returncode})"
+
+        try:
+            poll_until(started, timeout=timeout_s, interval=0.1, what="Locust to start its test",
+                       failed=exited, fix="")
+        except PrerequisiteError as exc:
+            self.stop()
+            raise self._startup_error(exc.message) from None
 
     def _startup_error(self, what: str) -> PrerequisiteError:
         """The locustfile's own `error: ... / fix: ...` (config.exit_on_error), else the log tail."""

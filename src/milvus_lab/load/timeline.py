@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from milvus_lab.load.tail import LineTail
+
 TIMELINE_ENV = "MILVUS_LAB_TIMELINE"
 UNKNOWN = "unknown"  # served_by / data_version of a response without the header
 MAX_ERROR_KINDS = 8  # per second, so one row stays small even when every request fails
@@ -231,20 +233,10 @@ class TimelineReader:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.data = TimelineData()
-        self._offset = 0
-        self._partial = b""
+        self._tail = LineTail(self.path)
 
     def poll(self) -> TimelineData:
-        try:
-            with open(self.path, "rb") as fh:
-                fh.seek(self._offset)
-                chunk = fh.read()
-        except FileNotFoundError:
-            return self.data
-        self._offset += len(chunk)
-        lines = (self._partial + chunk).split(b"\n")
-        self._partial = lines.pop()  # an unfinished last line waits for the next poll
-        for line in lines:
+        for line in self._tail.new_lines():
             self._add(line)
         return self.data
 

@@ -14,8 +14,9 @@ import numpy as np
 from pymilvus import DataType, MilvusClient
 
 from milvus_lab.errors import PrerequisiteError
+from milvus_lab.milvus.client import varchar_index_type
 from milvus_lab.milvus.datasets import Dataset
-from milvus_lab.report import progress
+from milvus_lab.progress import OnProgress, ProgressUpdate, ignore
 
 INDEX_TYPES = ("HNSW", "IVF_FLAT", "IVF_SQ8", "FLAT")
 
@@ -91,26 +92,14 @@ def schema(dataset: Dataset) -> Any:
     return products_schema(dataset.spec.dim, description(dataset))
 
 
-def index_params(index: IndexSpec, scalar_index: str = "INVERTED") -> Any:
+def index_params(index: IndexSpec, varchar_index: str = "INVERTED") -> Any:
+    """The vector index plus a scalar index on `category` (its type depends on the server:
+    `varchar_index_type(client)`)."""
     params = MilvusClient.prepare_index_params()
     params.add_index("vector", index_type=index.index_type, metric_type=index.metric,
                      params=dict(index.build))
-    params.add_index("category", index_type=scalar_index)
+    params.add_index("category", index_type=varchar_index)
     return params
-
-
-def scalar_index_for(client: MilvusClient) -> str:
-    """The VARCHAR index this server builds: INVERTED from Milvus 2.4, Trie before.
-
-    Why: the compose target in CI (and the `standalone` engine) run Milvus 2.3.5, which
-    refuses INVERTED ("index type not match: expected=Trie").
-    """
-    try:
-        raw = str(client.get_server_version()).lstrip("v")
-        major, minor = (int(x) for x in raw.split(".")[:2])
-    except Exception:  # Milvus Lite and unknown versions: the modern default
-        return "INVERTED"
-    return "Trie" if (major, minor) < (2, 4) else "INVERTED"
 
 
 def row_count(client: MilvusClient, name: str) -> int:
@@ -168,7 +157,7 @@ def ensure_collection(
     index: IndexSpec,
     rebuild: bool = False,
     batch: int = 2_000,
-    show_progress: bool = True,
+    on_progress: OnProgress = ignore,
 ) -> CollectionStatus:
     """Reuse a complete collection, else build it: create, insert (batched), flush, index, load."""
     expected = dataset.spec.n
@@ -187,17 +176,14 @@ def ensure_collection(
                 + ("" if same_data else ", rows differ from the dataset (built from other data)"),
                 fix="re-run with --rebuild to drop and rebuild it (nothing else is touched)",
             )
-        client.drop_collection(name)
+        drop_collection(client, name)
 
-    client.create_collection(name, schema=schema(dataset),
-                             index_params=index_params(index, scalar_index_for(client)),
+    client.create_collection(name, schema=schema(dataset), index_params=index_params(index, varchar_index_type(client)),
                              consistency_level="Strong")
-    with progress() as bar:
-        task = bar.add_task(f"insert {name}", total=expected, visible=show_progress)
-        for start in range(0, expected, batch):
-            stop = min(start + batch, expected)
-            client.insert(name, dataset.rows(start, stop))
-            bar.update(task, completed=stop)
+    for start in range(0, expected, batch):
+        stop = min(start + batch, expected)
+        client.insert(name, dataset.rows(start, stop))
+        on_progress(ProgressUpdate(f"insert {name}", stop, expected))
     client.flush(name)
     client.load_collection(name)
     status = CollectionStatus(name, row_count(client, name), expected, current_index(client, name),
@@ -231,3 +217,27 @@ def alias_target(client: MilvusClient, alias: str) -> str | None:
     if alias not in client.list_aliases().get("aliases", []):
         return None
     return client.describe_alias(alias).get("collection_name")
+
+
+def aliases_of(client: MilvusClient, collection: str) -> list[str]:
+    """The aliases that point at `collection`."""
+    return [a for a in client.list_aliases().get("aliases", []) if alias_target(client, a) == collection]
+
+
+def drop_collection(client: MilvusClient, name: str) -> bool:
+    """Drop `name` unless an alias points at it; True when something was dropped.
+
+    Real Milvus refuses to drop a collection behind an alias; the embedded Milvus Lite
+    allows it and leaves the alias dangling (every search on it then fails). Every drop in
+    this project goes through here so both behave like the real thing.
+    """
+    if not client.has_collection(name):
+        return False
+    behind = aliases_of(client, name)
+    if behind:
+        raise PrerequisiteError(
+            f"collection {name!r} is behind alias {', '.join(map(repr, behind))}: not dropped",
+            fix=f"point the alias at another collection (or drop_alias('{behind[0]}')) first",
+        )
+    client.drop_collection(name)
+    return True

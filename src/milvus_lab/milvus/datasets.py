@@ -112,14 +112,6 @@ def exact_top_k(vectors: np.ndarray, queries: np.ndarray, k: int, metric: str = 
     return np.take_along_axis(top, order, axis=1).astype(np.int64)
 
 
-def recall_at_k(found: list[list[int]] | np.ndarray, truth: np.ndarray, k: int) -> float:
-    """Mean fraction of the exact top-k that a search returned in its top-k."""
-    if len(found) != len(truth):
-        raise ValueError(f"{len(found)} results for {len(truth)} queries")
-    if len(truth) == 0:
-        return 0.0
-    hits = sum(len(set(list(f)[:k]) & set(t[:k].tolist())) for f, t in zip(found, truth, strict=True))
-    return hits / (k * len(truth))
 
 
 def dataset_dir(settings: Settings, name: str) -> Path:
@@ -133,24 +125,44 @@ def save(dataset: Dataset, directory: Path) -> Path:
         "vectors": dataset.vectors, "queries": dataset.queries,
         "ground_truth": dataset.ground_truth, "category": dataset.category, "price": dataset.price,
     }
+    (directory / "meta.json").unlink(missing_ok=True)  # no manifest until every file is whole
+    sums: dict[str, str] = {}
     for key, arr in arrays.items():
         tmp = directory / f".{key}.npy.tmp"
         with open(tmp, "wb") as fh:
             np.save(fh, arr)
+        sums[key] = _sha256(tmp)
         tmp.replace(directory / f"{key}.npy")
     meta = {**asdict(dataset.spec), "categories": list(CATEGORIES),
-            "fingerprint": dataset.spec.fingerprint()}
-    (directory / "meta.json").write_text(json.dumps(meta, indent=2))
+            "fingerprint": dataset.spec.fingerprint(), "sha256": sums}
+    tmp = directory / ".meta.json.tmp"
+    tmp.write_text(json.dumps(meta, indent=2))
+    tmp.replace(directory / "meta.json")
     return directory
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+class DamagedDataset(ValueError):
+    """A saved dataset whose files do not match its manifest (truncated, edited, missing)."""
 
 
 def load(directory: Path) -> Dataset:
     meta = json.loads((directory / "meta.json").read_text())
     meta.pop("categories", None)
     stored = meta.pop("fingerprint", None)
+    sums = meta.pop("sha256", None)
     spec = DatasetSpec(**meta)
     if stored != spec.fingerprint():
         raise ValueError(f"{directory} was made by another generator version")
+    if not isinstance(sums, dict):
+        raise DamagedDataset(f"{directory} has no checksum manifest")
+    for key, digest in sums.items():
+        path = directory / f"{key}.npy"
+        if not path.is_file() or _sha256(path) != digest:
+            raise DamagedDataset(f"{path} is missing or damaged (checksum mismatch)")
     arr = {k: np.load(directory / f"{k}.npy") for k in
            ("vectors", "category", "price", "queries", "ground_truth")}
     return Dataset(spec, **arr)
@@ -165,8 +177,8 @@ def ensure_dataset(settings: Settings, spec: DatasetSpec) -> Dataset:
             ds = load(directory)
             if ds.spec == spec:
                 return ds
-        except (OSError, ValueError, TypeError, KeyError):
-            pass  # a partial or older layout: rebuild it below
+        except (OSError, ValueError, TypeError, KeyError, EOFError):
+            pass  # damaged (checksum), partial or older layout: rebuilt below
     ds = generate(spec)
     save(ds, directory)
     return ds

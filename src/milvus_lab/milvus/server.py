@@ -13,34 +13,48 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from milvus_lab import processes
-from milvus_lab.errors import PrerequisiteError
+from milvus_lab.errors import PrerequisiteError, VerificationFailed
+from milvus_lab.milvus.client import TlsClient, connect
+from milvus_lab.polling import poll_until
 from milvus_lab.settings import Settings
+
+if TYPE_CHECKING:
+    from pymilvus import MilvusClient
 
 SERVER_NAME = "milvus-lite"
 
 
 @dataclass(frozen=True)
 class MilvusEndpoint:
-    """Where a Milvus answers and whether we started it in this call."""
+    """Where a Milvus answers, how a client gets in, and whether we started it in this call.
+
+    Both engines return one: `token` is set when authentication is on, `tls` when TLS is.
+    """
 
     uri: str
     pid: int | None
     started_now: bool
     data_dir: Path | None
+    token: str = ""
+    tls: TlsClient | None = None
+    engine: str = "lite"
+
+    def client(self, timeout: float = 10.0, db_name: str = "") -> MilvusClient:
+        """A MilvusClient with this endpoint's credentials; the caller closes it."""
+        return connect(self.uri, token=self.token, tls=self.tls, db_name=db_name, timeout=timeout)
 
 
 def data_dir(settings: Settings) -> Path:
     return settings.state_dir / "milvus" / "data"
 
 
-def answers(uri: str, timeout: float = 2.0) -> bool:
+def answers(uri: str, timeout: float = 2.0, token: str = "", tls: TlsClient | None = None) -> bool:
     """True when a Milvus gRPC endpoint answers a cheap call."""
-    from pymilvus import MilvusClient
-
     try:
-        client = MilvusClient(uri=uri, timeout=timeout)
+        client = connect(uri, token=token, tls=tls, timeout=timeout)
     except Exception:
         return False
     try:
@@ -83,6 +97,32 @@ def _pids_with_open_file(path: Path) -> str | None:
     return f"pid {', '.join(found)}" if found else None
 
 
+_STARTED_HERE: set[int] = set()  # pids of the servers this process started
+
+
+class DependencyLost(VerificationFailed):
+    """Something the run started and relies on died mid-run: the run failed (exit 1), it is
+    not a missing prerequisite (exit 2). Says what was lost, when, and how to recover."""
+
+    def __init__(self, message: str, fix: str, lost: str, detected_at: float) -> None:
+        super().__init__(message, fix=fix)
+        self.lost = lost
+        self.detected_at = detected_at
+
+    @classmethod
+    def milvus(cls, settings: Settings, rec: processes.ProcessRecord) -> DependencyLost:
+        now = time.time()
+        started = time.strftime("%H:%M:%S", time.localtime(rec.started))
+        return cls(
+            f"Milvus Lite (pid {rec.pid}, started {started}) was lost mid-run; noticed at "
+            f"{time.strftime('%H:%M:%S', time.localtime(now))}. Last log lines ({rec.log}):\n"
+            f"{processes.log_tail(rec.log, 5)}",
+            fix="`milvus-lab down` then run the lab again: it restarts Milvus on the kept data and "
+                "re-points the alias at a complete collection",
+            lost="milvus", detected_at=now,
+        )
+
+
 def server_argv(settings: Settings) -> list[str]:
     """`python -m milvus_lite server ...` with our interpreter: the same command line in
     /proc whether or not a venv is activated (a console script would show as `python <script>`)."""
@@ -96,13 +136,13 @@ def ensure_server(settings: Settings, timeout: float = 60.0) -> MilvusEndpoint:
     """Reuse our healthy server, or start one; refuse anything ambiguous with exit code 2."""
     port = settings.milvus_port
     rec = processes.read_record(settings, SERVER_NAME)
+    if rec is not None and not rec.alive():
+        if rec.pid in _STARTED_HERE:  # we started it in this run and it died under us
+            raise DependencyLost.milvus(settings, rec)
+        # a record left by an earlier run that was killed: nothing runs, the data is kept
+        processes.record_path(settings, SERVER_NAME).unlink(missing_ok=True)
+        rec = None
     if rec is not None:
-        if not rec.alive():
-            raise PrerequisiteError(
-                f"stale pid file {processes.record_path(settings, SERVER_NAME)}: "
-                f"Milvus Lite (pid {rec.pid}) is no longer running",
-                fix="`milvus-lab down` clears stale state (your data is kept), then run again",
-            )
         if rec.port != port:
             raise PrerequisiteError(
                 f"our Milvus Lite runs on port {rec.port}, but port {port} was asked for",
@@ -127,6 +167,7 @@ def ensure_server(settings: Settings, timeout: float = 60.0) -> MilvusEndpoint:
                 "or point MILVUS_LAB_HOME at another checkout",
         )
     rec = processes.start_process(settings, SERVER_NAME, server_argv(settings), port)
+    _STARTED_HERE.add(rec.pid)
     processes.wait_until(rec, lambda: answers(settings.milvus_uri), timeout, "Milvus Lite")
     return MilvusEndpoint(settings.milvus_uri, rec.pid, True, ddir)
 
@@ -138,13 +179,9 @@ def stop_server(settings: Settings) -> bool:
 
 def wait_for_uri(uri: str, timeout: float = 30.0) -> None:
     """Wait for an external Milvus (compose/kube) to answer, or say how to start it."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if answers(uri):
-            return
-        time.sleep(0.5)
-    raise PrerequisiteError(
-        f"no Milvus answers at {uri}",
+    poll_until(
+        lambda: answers(uri), timeout=timeout, what=f"a Milvus answering at {uri}",
+        timeout_message=f"no Milvus answers at {uri} (waited {timeout:.0f}s)",
         fix="start it (`docker compose up -d` for compose, `kind create cluster --config "
             "kind-config.yaml` + lab 01 for kube), or check MILVUS_LAB_MILVUS_HOST/PORT",
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import httpx
 
@@ -63,14 +64,23 @@ def router_healthy(settings: Settings) -> bool:
         return False
 
 
-def ensure_router(settings: Settings, timeout: float = 30.0) -> RouterClient:
-    """Reuse our running router or start one on the configured ports."""
+def ensure_router(settings: Settings, timeout: float = 30.0, ca_file: Path | None = None) -> RouterClient:
+    """Reuse our running router (if it runs with the same options) or start one.
+
+    `ca_file`: the CA of HTTPS backends (lab 05); a router started without it is replaced.
+    """
+    argv = processes.python_argv(
+        "-m", "milvus_lab.router.server", "--port", str(settings.router_port),
+        "--control-port", str(settings.router_control_port),
+        "--state", str(settings.path("router", "routes.json")),
+        *(["--ca-file", str(ca_file)] if ca_file else []),
+    )
     rec = processes.read_record(settings, ROUTER_NAME)
-    if rec is not None and rec.alive():
+    if rec is not None and rec.alive() and rec.argv == argv:
         processes.wait_until(rec, lambda: router_healthy(settings), timeout, "router")
         return RouterClient(settings.router_control_url)
     if rec is not None:
-        processes.stop_process(settings, ROUTER_NAME)  # dead router: its record is just stale
+        processes.stop_process(settings, ROUTER_NAME)  # dead, or started with other options
     for port in (settings.router_port, settings.router_control_port):
         if processes.port_in_use(port):
             raise PrerequisiteError(
@@ -78,11 +88,6 @@ def ensure_router(settings: Settings, timeout: float = 30.0) -> RouterClient:
                 fix=f"stop it (`ss -ltnp 'sport = :{port}'` shows who) or set "
                     "MILVUS_LAB_ROUTER_PORT / MILVUS_LAB_ROUTER_CONTROL_PORT",
             )
-    argv = processes.python_argv(
-        "-m", "milvus_lab.router.server", "--port", str(settings.router_port),
-        "--control-port", str(settings.router_control_port),
-        "--state", str(settings.path("router", "routes.json")),
-    )
     rec = processes.start_process(settings, ROUTER_NAME, argv, settings.router_port)
     processes.wait_until(rec, lambda: router_healthy(settings), timeout, "router")
     return RouterClient(settings.router_control_url)

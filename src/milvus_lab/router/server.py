@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import json
 import random
+import ssl
 from pathlib import Path
 from typing import Any
 
@@ -37,8 +38,13 @@ HOP_BY_HOP = {
 class Router:
     """Shared state of both ports: the current table, the HTTP client pool, metrics."""
 
-    def __init__(self, table: RoutingTable, state_file: Path | None) -> None:
+    def __init__(self, table: RoutingTable, state_file: Path | None,
+                 ca_file: Path | None = None) -> None:
         self.table = table
+        # HTTPS backends (lab 05) are verified against the lab's CA, never left unverified
+        self.ssl: ssl.SSLContext | bool = (
+            ssl.create_default_context(cafile=str(ca_file)) if ca_file else True
+        )
         self.state_file = state_file
         self.rr = RoundRobin()
         self.rnd = random.Random()
@@ -53,7 +59,7 @@ class Router:
     def session(self) -> aiohttp.ClientSession:
         if self._session is None:
             self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=512, limit_per_host=0),
+                connector=aiohttp.TCPConnector(limit=512, limit_per_host=0, ssl=self.ssl),
                 timeout=aiohttp.ClientTimeout(total=10.0, sock_connect=1.0),
                 auto_decompress=False,  # bytes pass through as the backend sent them
                 skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),
@@ -186,11 +192,12 @@ async def _json(send: Any, status: int, payload: dict, slot: str | None = None) 
     await send({"type": "http.response.body", "body": body})
 
 
-async def serve(port: int, control_port: int, state_file: Path | None) -> None:
+async def serve(port: int, control_port: int, state_file: Path | None,
+                ca_file: Path | None = None) -> None:
     table = RoutingTable()
     if state_file and state_file.is_file():
         table = RoutingTable.from_json(json.loads(state_file.read_text()))
-    router = Router(table, state_file)
+    router = Router(table, state_file, ca_file)
     common = {"host": "127.0.0.1", "log_level": "warning", "access_log": False, "interface": "asgi3",
               "timeout_graceful_shutdown": 10}
     data = uvicorn.Server(uvicorn.Config(router.data_app, port=port, **common))
@@ -203,8 +210,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8080)
     parser.add_argument("--control-port", type=int, default=8081)
     parser.add_argument("--state", type=Path, default=None)
+    parser.add_argument("--ca-file", type=Path, default=None,
+                        help="CA that signs HTTPS backends' certificates (lab 05)")
     args = parser.parse_args(argv)
-    asyncio.run(serve(args.port, args.control_port, args.state))
+    asyncio.run(serve(args.port, args.control_port, args.state, args.ca_file))
 
 
 if __name__ == "__main__":

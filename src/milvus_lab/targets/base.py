@@ -1,12 +1,17 @@
-"""The protocol every target implements: reach Milvus, deploy a slot, switch traffic."""
+"""The protocol every target implements: reach Milvus, deploy and scale a slot, switch traffic.
+
+Labs talk only to this protocol and ask for capabilities; no lab compares target names.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 from milvus_lab.app.config import ApiConfig
 from milvus_lab.settings import Settings
+from milvus_lab.targets.capabilities import Capability
+from milvus_lab.verification import Verification
 
 
 class Target(Protocol):
@@ -14,6 +19,14 @@ class Target(Protocol):
 
     name: str
     settings: Settings
+    lab: str
+
+    @property
+    def capabilities(self) -> frozenset[Capability]:
+        """What this target can do now (the local target's depend on its Milvus engine)."""
+
+    def require(self, needs: frozenset[Capability]) -> None:
+        """Provide what a lab needs if this target can (local: start the standalone engine); else do nothing."""
 
     def ensure_milvus(self) -> str:
         """Make sure Milvus answers; return the URI pymilvus uses from this machine."""
@@ -23,6 +36,9 @@ class Target(Protocol):
 
     def deploy(self, cfg: ApiConfig, replicas: int) -> list[str]:
         """Run `replicas` API processes/pods of `cfg` for its slot; wait until ready."""
+
+    def scale(self, slot: str, replicas: int) -> list[str]:
+        """Scale a deployed slot to `replicas` ready replicas without failing a request."""
 
     def route(self, weights: Mapping[str, int]) -> None:
         """Atomically send live traffic by weight (100 to one slot = blue-green switch)."""
@@ -38,6 +54,9 @@ class Target(Protocol):
 
     def preview_url(self) -> str:
         """Where the preview route answers."""
+
+    def plan(self, deployments: Sequence[tuple[ApiConfig, int]]) -> list[Verification]:
+        """For `--dry-run`: validate what deploying these would do, changing nothing."""
 
     def retire(self, slot: str) -> None:
         """Stop a slot's replicas (after the scale-down delay)."""

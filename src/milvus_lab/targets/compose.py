@@ -7,7 +7,7 @@ import shutil
 from milvus_lab import processes
 from milvus_lab.errors import PrerequisiteError
 from milvus_lab.milvus import server
-from milvus_lab.settings import Settings
+from milvus_lab.targets.capabilities import OFFERED_BY, Capability
 from milvus_lab.targets.local import LocalTarget
 
 
@@ -16,8 +16,9 @@ class ComposeTarget(LocalTarget):
 
     name = "compose"
 
-    def __init__(self, settings: Settings) -> None:
-        super().__init__(settings)
+    @property
+    def capabilities(self) -> frozenset[Capability]:
+        return OFFERED_BY["compose"]
 
     def ensure_milvus(self) -> str:
         ours = processes.read_record(self.settings, server.SERVER_NAME)

@@ -7,7 +7,7 @@ and is reached from the host through kind's port mapping on 127.0.0.1:19530.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from milvus_lab.app.config import ApiConfig
@@ -19,20 +19,32 @@ from milvus_lab.kube.selector import current_slot, switch_service_selector
 from milvus_lab.kube.wait import wait_for_rollout
 from milvus_lab.milvus import server
 from milvus_lab.settings import Settings
+from milvus_lab.targets.capabilities import Capability
+from milvus_lab.verification import Verification
 
 LIVE_SERVICE = m.API_NAME
 PREVIEW_SERVICE = f"{m.API_NAME}-preview"
 
 
 class KubeTarget:
-    """Lab 03 on Kubernetes: the same lesson, with Deployments and a Service selector switch."""
+    """A lab on Kubernetes: Deployments per slot and a Service selector switch."""
 
     name = "kube"
 
-    def __init__(self, settings: Settings, lab: str = "03", conn: KubeConnection | None = None) -> None:
+    def __init__(self, settings: Settings, lab: str, conn: KubeConnection | None = None) -> None:
         self.settings = settings
         self.lab = lab
         self._conn = conn
+
+    @property
+    def capabilities(self) -> frozenset[Capability]:
+        caps = {Capability.KUBE_API, Capability.MILVUS_METRICS, Capability.ALIAS_RULES}
+        if self.conn.is_kind:
+            caps.add(Capability.RUNNING_PODS)
+        return frozenset(caps)
+
+    def require(self, needs: frozenset[Capability]) -> None:
+        """A cluster is what it is: nothing to start."""
 
     @property
     def conn(self) -> KubeConnection:
@@ -93,10 +105,36 @@ class KubeTarget:
         objs += [s for s in self.services(cfg.slot) if not self._service_exists(s.metadata.name)]
         apply_objects(self.conn, objs)
         wait_for_rollout(self.conn, "Deployment", f"{m.API_NAME}-{cfg.slot}", self.namespace,
-                         timeout=300, show_progress=False)
+                         timeout=300)
         return [f"deployment/{m.API_NAME}-{cfg.slot}"]
 
     # traffic ------------------------------------------------------------------
+    def scale(self, slot: str, count: int) -> list[str]:
+        """`kubectl scale`, then wait until exactly `count` pods are ready."""
+        from milvus_lab.kube.scale import scale_and_wait
+
+        scale_and_wait(self.conn, "Deployment", f"{m.API_NAME}-{slot}", self.namespace, count)
+        return [f"deployment/{m.API_NAME}-{slot}"]
+
+    def plan(self, deployments: Sequence[tuple[ApiConfig, int]]) -> list[Verification]:
+        """Offline schema validation of every object; server dry-run too when a cluster answers."""
+        objs = [m.namespace(self.namespace, self.lab),
+                *(self.deployment(cfg, count) for cfg, count in deployments),
+                *self.services(deployments[0][0].slot if deployments else "blue")]
+        issues = validate_offline(objs)
+        rows = []
+        for o in objs:
+            mine = [str(i) for i in issues if str(i.ref) == str(ref(o))]
+            rows.append(Verification(f"{ref(o)} schema", not mine, "; ".join(mine) or "valid",
+                                     "valid against the Kubernetes OpenAPI schema", "fix the builder's field"))
+        try:
+            results = apply_objects(self.conn, objs, dry_run=True)
+            rows += [Verification(f"{r.ref} server dry-run", True, r.action, "accepted") for r in results]
+        except PrerequisiteError as exc:
+            rows.append(Verification("server dry-run", None, "no cluster", "",
+                                     f"schema validation only: {exc.message}"))
+        return rows
+
     def route(self, weights: Mapping[str, int]) -> None:
         live = [slot for slot, w in weights.items() if w > 0]
         if len(live) != 1:
@@ -137,33 +175,9 @@ class KubeTarget:
     def cleanup(self) -> None:
         from milvus_lab.kube.cleanup import cleanup
 
-        cleanup(self.conn, self.lab, namespace=self.namespace, show_progress=False)
+        cleanup(self.conn, self.lab, namespace=self.namespace)
 
     def describe(self) -> dict[str, str]:
         return {"target": f"kube (context {self.settings.kube_context or 'kind-milvus-lab'})",
                 "namespace": self.namespace, "live": self.live_url(), "milvus": self.settings.milvus_uri}
 
-
-def plan_objects(settings: Settings, lab: str = "03") -> list[Any]:
-    """Every object lab 03 applies, for `--dry-run`."""
-    from milvus_lab.bluegreen.catalog import V1, V2
-
-    target = KubeTarget(settings, lab)
-    return [m.namespace(settings.namespace, lab),
-            *(target.deployment(r.api_config(target.api_milvus_uri()), r.replicas) for r in (V1, V2)),
-            *target.services(V1.slot)]
-
-
-def validate_plan(target: KubeTarget) -> list[tuple[str, bool, str]]:
-    """Offline schema validation of the plan; server dry-run too when a cluster answers."""
-    objs = plan_objects(target.settings, target.lab)
-    issues = validate_offline(objs)
-    rows = [(str(ref(o)), not [i for i in issues if str(i.ref) == str(ref(o))], "schema ok") for o in objs]
-    rows = [(name, ok, msg if ok else "; ".join(str(i) for i in issues if str(i.ref) == name))
-            for name, ok, msg in rows]
-    try:
-        results = apply_objects(target.conn, objs, dry_run=True)
-        rows += [(str(r.ref), True, f"server dry-run: {r.action}") for r in results]
-    except PrerequisiteError as exc:
-        rows.append(("cluster", True, f"schema validation only; server dry-run skipped: {exc.message}"))
-    return rows

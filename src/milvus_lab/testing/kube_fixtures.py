@@ -27,7 +27,8 @@ from typing import Any
 import pytest
 
 from milvus_lab.errors import LabError
-from milvus_lab.kube import testenv
+from milvus_lab.polling import poll_until
+from milvus_lab.testing import kube_testenv as testenv
 
 SKIP_HINT = (
     f"build the local control plane with `{testenv.BUILD_COMMAND}` "
@@ -236,22 +237,6 @@ def wait_for(
     what: str,
     interval: float = 0.2,
 ) -> Any:
-    """Poll ``check`` until it returns a truthy value (returned); fail naming ``what``.
-
-    Exceptions count as "not yet" (the last one is shown on timeout).
-    """
-    import time
-
-    deadline = time.monotonic() + timeout
-    last: BaseException | None = None
-    while True:
-        try:
-            value = check()
-            if value:
-                return value
-        except Exception as err:  # noqa: BLE001 - "not yet"
-            last = err
-        if time.monotonic() >= deadline:
-            detail = f" (last error: {last})" if last else ""
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}{detail}")
-        time.sleep(interval)
+    """Poll ``check`` until it returns a truthy value (returned); exceptions count as "not yet"."""
+    return poll_until(check, timeout=timeout, what=what, interval=interval, retry_on=(Exception,),
+                      fix="see the test's namespace with kubectl")

@@ -15,7 +15,6 @@ import random
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,6 +24,9 @@ from typing import Any
 import numpy as np
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+
+from milvus_lab.errors import VerificationFailed
+from milvus_lab.polling import poll_until
 
 CATEGORIES = ["books", "garden", "toys"]
 
@@ -55,16 +57,14 @@ def free_port() -> int:
 
 
 def wait_port(port: int, proc: subprocess.Popen[bytes], log: Path, timeout_s: float = 30) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"process exited: {log.read_text(errors='replace')[-2000:]}")
+    def listening() -> bool:
         with socket.socket() as s:
             s.settimeout(0.2)
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.1)
-    raise RuntimeError(f"port {port} not open after {timeout_s}s: {log.read_text()[-2000:]}")
+            return s.connect_ex(("127.0.0.1", port)) == 0
+
+    poll_until(listening, timeout=timeout_s, interval=0.1, what=f"port {port} to open",
+               failed=lambda: None if proc.poll() is None else "the process exited",
+               fix=f"read {log}: {log.read_text(errors='replace')[-2000:]}")
 
 
 @dataclass
@@ -158,3 +158,20 @@ def _make_stub_app() -> FastAPI:
 
 
 stub_app = _make_stub_app()
+
+
+def wait_for_served_seconds(timeline: Path, since: float, served_by: str, seconds: int = 3,
+                            timeout_s: float = 120.0) -> None:
+    """Poll the load's timeline until `seconds` whole seconds after `since` held requests, all
+    answered by `served_by`. Tests wait for evidence, not for a sleep: a busy machine sends
+    fewer requests per second, and a fixed sleep then judged too little traffic."""
+    from milvus_lab.load.timeline import read_timeline
+
+    def enough() -> bool:
+        rows = read_timeline(timeline).seconds if timeline.is_file() else []
+        good = [r for r in rows if r.t >= since + 1 and r.requests and set(r.served_by) == {served_by}]
+        return len(good) >= seconds
+
+    poll_until(enough, timeout=timeout_s, interval=0.25, error=VerificationFailed,
+               what=f"{seconds} seconds served only by {served_by} in {timeline}",
+               fix="read the timeline: the switch did not take, or the machine sent no traffic")

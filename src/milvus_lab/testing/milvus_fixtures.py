@@ -248,7 +248,7 @@ def build_collection(client: MilvusClient, dataset: Dataset, index: IndexSpec | 
     """Create, fill, index and load a collection for `dataset`; return its name."""
     name = name or unique_name()
     status = ensure_collection(client, name, dataset, index or IndexSpec.hnsw(),
-                               batch=3_000, show_progress=False)
+                               batch=3_000)
     assert status.complete, status
     return name
 

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pymilvus import MilvusClient
-
-from milvus_lab.bluegreen.catalog import ALIAS, V1, Release
 from milvus_lab.milvus import collections, datasets
+from milvus_lab.milvus.client import connect
 from milvus_lab.milvus.collections import CollectionStatus
+from milvus_lab.progress import OnProgress, ignore
+from milvus_lab.releases import ALIAS, V1, Release
 from milvus_lab.targets.base import Target
 
 
@@ -26,20 +26,17 @@ class Baseline:
     dataset: datasets.Dataset
 
 
-def milvus_client(uri: str, token: str = "") -> MilvusClient:
-    return MilvusClient(uri=uri, token=token, timeout=10)
-
-
-def ensure_baseline(target: Target, release: Release = V1, rebuild: bool = False) -> Baseline:
+def ensure_baseline(target: Target, release: Release = V1, rebuild: bool = False,
+                    on_progress: OnProgress = ignore) -> Baseline:
     """Milvus up, the release's collection complete, alias on it, its slot live (reused when complete)."""
     uri = target.ensure_milvus()
-    client = milvus_client(uri)
+    client = connect(uri)
     try:
         ds = datasets.ensure_dataset(target.settings, release.dataset)
         # a collection no alias serves can be rebuilt safely; one users read needs --rebuild
         serving = collections.alias_target(client, ALIAS) == release.collection
         status = collections.ensure_collection(client, release.collection, ds, release.index,
-                                               rebuild=rebuild or not serving)
+                                               rebuild=rebuild or not serving, on_progress=on_progress)
         before = collections.point_alias(client, ALIAS, release.collection)
     finally:
         client.close()

@@ -6,7 +6,7 @@ So etcd, kube-apiserver, kube-controller-manager and kube-scheduler are built fr
 Go modules (``tools/kube-testenv/build.sh``) and KWOK marks two fake nodes and their
 pods Ready. Pods never run: only the API server on 127.0.0.1 is ever contacted.
 
-CLI: ``python -m milvus_lab.kube.testenv up|down|status|kubeconfig``.
+CLI: ``python -m milvus_lab.testing.kube_testenv up|down|status|kubeconfig``.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import base64
 import contextlib
-import datetime as dt
 import fcntl
 import ipaddress
 import json
@@ -34,7 +33,9 @@ from typing import Any
 
 import yaml
 
+from milvus_lab import pki
 from milvus_lab.errors import LabError, PrerequisiteError
+from milvus_lab.pki import write_private
 
 #: Must match tools/kube-testenv/k8s/go.mod (a test checks it).
 K8S_VERSION = "v1.33.13"
@@ -47,8 +48,8 @@ NODE_NAMES = ("kwok-node-0", "kwok-node-1")
 #: Annotation KWOK puts on nodes it plays; also how clients tell "pods don't run".
 KWOK_NODE_ANNOTATION = "kwok.x-k8s.io/node"
 BUILD_COMMAND = "tools/kube-testenv/build.sh"
-UP_COMMAND = "python -m milvus_lab.kube.testenv up"
-DOWN_COMMAND = "python -m milvus_lab.kube.testenv down"
+UP_COMMAND = "python -m milvus_lab.testing.kube_testenv up"
+DOWN_COMMAND = "python -m milvus_lab.testing.kube_testenv down"
 BINARIES = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
 
 
@@ -130,138 +131,41 @@ def is_built() -> bool:
 # --------------------------------------------------------------------------- PKI
 
 
-def _pem_cert(cert: Any) -> bytes:
-    from cryptography.hazmat.primitives import serialization
-
-    return cert.public_bytes(serialization.Encoding.PEM)
-
-
-def _pem_key(key: Any) -> bytes:
-    from cryptography.hazmat.primitives import serialization
-
-    return key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-
-
-def _write(path: Path, data: bytes, mode: int = 0o600) -> None:
-    path.write_bytes(data)
-    path.chmod(mode)
-
-
-def _make_pki(pki: Path) -> None:
+def _make_pki(pki_dir: Path) -> None:
     """CA, apiserver serving cert, client certs per component, service-account key.
 
-    ECDSA P-256 keeps generation instant; everything is regenerated on each `up`.
+    Built on milvus_lab.pki (ECDSA P-256, instant); everything is regenerated on each `up`.
+    Certificates are 0644 (components read them), keys 0600.
     """
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-
-    pki.mkdir(parents=True, exist_ok=True)
-    now = dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=5)
-    until = now + dt.timedelta(days=30)
-
-    def name(cn: str, org: str | None = None) -> x509.Name:
-        attrs = [x509.NameAttribute(NameOID.COMMON_NAME, cn)]
-        if org:
-            attrs.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, org))
-        return x509.Name(attrs)
-
-    def make_ca(stem: str, cn: str) -> tuple[Any, x509.Name]:
-        key = ec.generate_private_key(ec.SECP256R1())
-        subject = name(cn)
-        cert = (
-            x509.CertificateBuilder()
-            .subject_name(subject)
-            .issuer_name(subject)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now)
-            .not_valid_after(until)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .add_extension(
-                x509.KeyUsage(
-                    digital_signature=True,
-                    content_commitment=False,
-                    key_encipherment=False,
-                    data_encipherment=False,
-                    key_agreement=False,
-                    key_cert_sign=True,
-                    crl_sign=True,
-                    encipher_only=False,
-                    decipher_only=False,
-                ),
-                critical=True,
-            )
-            .sign(key, hashes.SHA256())
-        )
-        _write(pki / f"{stem}.crt", _pem_cert(cert), 0o644)
-        _write(pki / f"{stem}.key", _pem_key(key))
-        return key, subject
-
-    ca_key, ca_name = make_ca("ca", "milvus-lab-testenv-ca")
+    pki_dir.mkdir(parents=True, exist_ok=True)
+    ca = pki.CertificateAuthority.create("milvus-lab-testenv-ca")
+    ca.save(pki_dir, "ca", cert_mode=0o644)
     # The aggregation layer's own CA, as kubeadm does; without it the controller-manager
     # and scheduler log "missing content for CA bundle requestheader-client-ca-file".
-    proxy_ca_key, proxy_ca_name = make_ca("front-proxy-ca", "milvus-lab-testenv-front-proxy-ca")
+    proxy_ca = pki.CertificateAuthority.create("milvus-lab-testenv-front-proxy-ca")
+    proxy_ca.save(pki_dir, "front-proxy-ca", cert_mode=0o644)
 
-    def issue(
-        stem: str, subject: x509.Name, server: bool, signer: tuple[Any, x509.Name] | None = None
-    ) -> None:
-        issuer_key, issuer_name = signer or (ca_key, ca_name)
-        key = ec.generate_private_key(ec.SECP256R1())
-        usage = ExtendedKeyUsageOID.SERVER_AUTH if server else ExtendedKeyUsageOID.CLIENT_AUTH
-        builder = (
-            x509.CertificateBuilder()
-            .subject_name(subject)
-            .issuer_name(issuer_name)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now)
-            .not_valid_after(until)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
-        )
-        if server:
-            first_service_ip = next(ipaddress.ip_network(SERVICE_CIDR).hosts())
-            builder = builder.add_extension(
-                x509.SubjectAlternativeName(
-                    [
-                        x509.DNSName("localhost"),
-                        x509.DNSName("kubernetes"),
-                        x509.DNSName("kubernetes.default"),
-                        x509.DNSName("kubernetes.default.svc"),
-                        x509.DNSName("kubernetes.default.svc.cluster.local"),
-                        x509.IPAddress(ipaddress.ip_address(HOST)),
-                        x509.IPAddress(first_service_ip),
-                    ]
-                ),
-                critical=False,
-            )
-        cert = builder.sign(issuer_key, hashes.SHA256())
-        _write(pki / f"{stem}.crt", _pem_cert(cert), 0o644)
-        _write(pki / f"{stem}.key", _pem_key(key))
+    def issue(stem: str, subject: Any, signer: pki.CertificateAuthority = ca, **kw: Any) -> None:
+        cert, key = signer.issue(subject, **kw)
+        pki.save_pair(pki_dir, stem, cert, key, cert_mode=0o644)
 
-    issue("apiserver", name("kube-apiserver"), server=True)
-    # system:masters bypasses RBAC: the admin (and KWOK, which updates every node).
-    issue("admin", name("milvus-lab-admin", "system:masters"), server=False)
-    # Bootstrap RBAC has roles for these two user names.
-    issue("controller-manager", name("system:kube-controller-manager"), server=False)
-    issue("scheduler", name("system:kube-scheduler"), server=False)
-    issue("front-proxy-client", name("front-proxy-client"), False, (proxy_ca_key, proxy_ca_name))
-
-    sa_key = ec.generate_private_key(ec.SECP256R1())
-    _write(pki / "sa.key", _pem_key(sa_key))
-    _write(
-        pki / "sa.pub",
-        sa_key.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        ),
-        0o644,
+    first_service_ip = str(next(ipaddress.ip_network(SERVICE_CIDR).hosts()))
+    issue(
+        "apiserver", pki.name("kube-apiserver"), server=True,
+        dns_names=["localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc",
+                   "kubernetes.default.svc.cluster.local"],
+        ips=[HOST, first_service_ip],
     )
+    # system:masters bypasses RBAC: the admin (and KWOK, which updates every node).
+    issue("admin", pki.name("milvus-lab-admin", "system:masters"), server=False)
+    # Bootstrap RBAC has roles for these two user names.
+    issue("controller-manager", pki.name("system:kube-controller-manager"), server=False)
+    issue("scheduler", pki.name("system:kube-scheduler"), server=False)
+    issue("front-proxy-client", pki.name("front-proxy-client"), proxy_ca, server=False)
+
+    sa_key = pki.new_key()
+    pki.write_private(pki_dir / "sa.key", pki.pem_key(sa_key))
+    pki.write_private(pki_dir / "sa.pub", pki.pem_public_key(sa_key), 0o644)
 
 
 def _b64(path: Path) -> str:
@@ -295,7 +199,7 @@ def _write_kubeconfig(path: Path, pki: Path, stem: str, user: str, context: str)
         "current-context": context,
     }
     tmp = path.with_suffix(".tmp")
-    _write(tmp, yaml.safe_dump(config, sort_keys=False).encode())
+    write_private(tmp, yaml.safe_dump(config, sort_keys=False).encode())
     tmp.replace(path)
 
 
@@ -846,9 +750,9 @@ def status() -> dict[str, Any]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m milvus_lab.kube.testenv up|down|status|kubeconfig``."""
+    """``python -m milvus_lab.testing.kube_testenv up|down|status|kubeconfig``."""
     parser = argparse.ArgumentParser(
-        prog="python -m milvus_lab.kube.testenv",
+        prog="python -m milvus_lab.testing.kube_testenv",
         description="Local control plane (etcd, kube-apiserver, controller-manager, "
         "scheduler, KWOK nodes) for the kube tests. Build first: " + BUILD_COMMAND,
     )

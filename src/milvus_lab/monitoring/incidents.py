@@ -1,0 +1,129 @@
+"""The incidents lab 06 injects into live traffic, each a kind production really has, each
+with the fix an on-call engineer would apply:
+
+- error burst: a bad release (API replicas failing a share of searches, lab 03's fault
+  mechanism) takes the traffic; fix: route back to the good release.
+- latency regression: a release whose searches are slow (the API's latency fault); fix:
+  route back.
+- Milvus lost: the Milvus server stops; every search answers 503; fix: start it again and
+  load the collection.
+
+The bad releases are deployed before the drill (not routed), so injection is one atomic
+router switch and the clock measures detection, not process start-up.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import replace
+
+import httpx
+from pymilvus.exceptions import MilvusException
+
+from milvus_lab.app.config import ApiConfig
+from milvus_lab.errors import PrerequisiteError
+from milvus_lab.milvus import server
+from milvus_lab.milvus.client import connect as milvus_client
+from milvus_lab.milvus.client import quiet_pymilvus
+from milvus_lab.monitoring.drill import Incident
+from milvus_lab.settings import Settings
+from milvus_lab.targets.base import Target
+
+NAMES = ("errors", "latency", "milvus")
+ERRORS_SLOT, SLOW_SLOT = "red", "amber"
+ERRORS_VERSION, SLOW_VERSION = "v1.1", "v1.2"
+
+
+def bad_releases(good: ApiConfig, error_rate: float, latency_s: float, latency_rate: float) -> list[ApiConfig]:
+    """The two faulty builds of the good config (same data, same collection)."""
+    return [
+        replace(good, slot=ERRORS_SLOT, version=ERRORS_VERSION, fault_error_rate=error_rate),
+        replace(good, slot=SLOW_SLOT, version=SLOW_VERSION, fault_latency_s=latency_s,
+                fault_latency_rate=latency_rate),
+    ]
+
+
+def _switch(target: Target, slot: str) -> None:
+    target.route({slot: 100})
+
+
+def error_burst(target: Target, live_slot: str) -> Incident:
+    return Incident(
+        "error burst", f"release {ERRORS_VERSION} (fails searches under concurrency) takes all traffic",
+        "SearchApiHighErrorRate", {"severity": "page"},
+        inject=lambda: _switch(target, ERRORS_SLOT), fix=lambda: _switch(target, live_slot),
+        fix_text=f"roll back: route 100% to {live_slot}")
+
+
+def latency_regression(target: Target, live_slot: str) -> Incident:
+    return Incident(
+        "latency regression", f"release {SLOW_VERSION} (slow searches) takes all traffic",
+        "SearchApiHighLatency", {"severity": "page"},
+        inject=lambda: _switch(target, SLOW_SLOT), fix=lambda: _switch(target, live_slot),
+        fix_text=f"roll back: route 100% to {live_slot}")
+
+
+def serves(url: str, dim: int, timeout: float = 5.0) -> bool:
+    """True when one search through `url` answers 200 with hits."""
+    try:
+        resp = httpx.post(f"{url}/search", json={"vector": [0.1] * dim, "k": 1}, timeout=timeout)
+    except httpx.HTTPError:
+        return False
+    return resp.status_code == 200 and bool(resp.json().get("hits"))
+
+
+def restore_milvus(target: Target, collection: str, dim: int, timeout_s: float = 180.0) -> None:
+    """Start Milvus again and load the collection until searches through the live route
+    succeed 3 times in a row, a second apart (a restarted Milvus keeps the data but not the
+    loaded state, and Milvus Lite has been seen to report the collection released again
+    right after a restart while the old process finished its shutdown)."""
+    deadline = time.monotonic() + timeout_s
+    streak = 0
+    while streak < 3:
+        uri = target.ensure_milvus()
+        client = milvus_client(uri)
+        try:
+            if "Loaded" not in str(client.get_load_state(collection).get("state")):
+                streak = 0
+                # a load that times out on a busy machine is retried until the deadline,
+                # not raised: the drill measures recovery, it must not end in a traceback
+                with contextlib.suppress(MilvusException):
+                    client.load_collection(collection, timeout=max(5.0, min(60.0, deadline - time.monotonic())))
+        finally:
+            client.close()
+        streak = streak + 1 if serves(target.live_url(), dim) else 0
+        if time.monotonic() > deadline:
+            raise PrerequisiteError(f"searches still fail {timeout_s:.0f}s after restarting Milvus",
+                                    fix="read .milvus-lab/logs/milvus-lite.log and the API replicas' logs")
+        time.sleep(1.0)
+
+
+def _stop(settings: Settings) -> None:
+    with quiet_pymilvus():
+        server.stop_server(settings)
+
+
+def milvus_lost(target: Target, collection: str, dim: int) -> Incident:
+    settings = target.settings
+
+    def fix() -> None:
+        with quiet_pymilvus():  # the outage was on purpose: no reconnect tracebacks
+            restore_milvus(target, collection, dim)
+
+    return Incident(
+        "Milvus lost", "the Milvus server process stops; the API answers 503",
+        "SearchApiHighErrorRate", {"severity": "page"},
+        inject=lambda: _stop(settings), fix=fix,
+        fix_text=f"restart Milvus and load {collection!r}")
+
+
+def by_name(name: str, target: Target, live_slot: str, collection: str, dim: int) -> Incident:
+    """The incident a lab flag names (one of NAMES)."""
+    if name == "errors":
+        return error_burst(target, live_slot)
+    if name == "latency":
+        return latency_regression(target, live_slot)
+    if name == "milvus":
+        return milvus_lost(target, collection, dim)
+    raise ValueError(f"unknown incident {name!r}; choose from {', '.join(NAMES)}")
