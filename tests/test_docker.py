@@ -178,3 +178,30 @@ def test_products_schema_builds_on_milvus_2_3_5(milvus_container):
         mc.drop_collection("docker_products")
     finally:
         mc.close()
+
+
+@pytest.mark.xfail(reason="Milvus 2.3.5 engine defect, measured: HNSW filtered search returns empty hits for "
+                          "~3-5% of (query, category) pairs; IVF_SQ8 on the same rows returns hits", strict=True)
+def test_hnsw_filtered_search_on_2_3_5_returns_hits(milvus_container, tmp_path):
+    """Why lab 03 on compose fails a few requests: every category holds ~1/8 of the rows,
+    so each filtered top-10 search must return hits; on 2.3.5's HNSW some come back empty."""
+    from pymilvus import MilvusClient
+
+    from milvus_lab.milvus import collections, datasets
+    from milvus_lab.releases import V1, V2
+    from milvus_lab.testing.milvus_fixtures import new_lab_settings
+
+    settings = new_lab_settings(tmp_path)
+    v2 = datasets.ensure_dataset(settings, V2.dataset)
+    v1_queries = datasets.ensure_dataset(settings, V1.dataset).queries
+    mc = MilvusClient(milvus_container.uri)
+    try:
+        collections.ensure_collection(mc, "hnsw_filter_probe", v2, V2.index, rebuild=True)
+        empty = [(i, cat) for i in range(40) for cat in datasets.CATEGORIES
+                 if not mc.search("hnsw_filter_probe", data=[[float(x) for x in v1_queries[i]]], limit=10,
+                                  filter=f'category == "{cat}"',
+                                  search_params={"params": dict(V2.index.search)})[0]]
+        assert empty == [], f"{len(empty)} of {40 * len(datasets.CATEGORIES)} filtered searches had no hits: {empty[:8]}"
+    finally:
+        mc.drop_collection("hnsw_filter_probe")
+        mc.close()

@@ -34,12 +34,12 @@ def test_client_without_engine_is_not_ok(lab_settings, tmp_path, monkeypatch):
 
 
 @needs_cli
-def test_engine_row_is_ok_when_an_engine_answers(lab_settings, monkeypatch):
-    host = engine.paths().docker_host
-    version = engine.answers(host)
-    if version is None:
-        pytest.skip(f"the milvus-lab engine is not running ({engine.UP_COMMAND})")
-    monkeypatch.setenv("DOCKER_HOST", host)
+@pytest.mark.docker
+def test_engine_row_is_ok_when_an_engine_answers(lab_settings, monkeypatch, docker_host):
+    """docker_host: the engine in use (started for the session when none ran)."""
+    version = engine.answers(docker_host)
+    assert version, docker_host
+    monkeypatch.setenv("DOCKER_HOST", docker_host)
     row = _rows(lab_settings)["docker engine"]
     assert row.ok and version in row.detail, row
 
