@@ -22,29 +22,22 @@
 # %%
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 
 from milvus_lab.baseline import ensure_baseline
-from milvus_lab.deployment import checks
-from milvus_lab.deployment.objects import (
-    api_secret,
-    broken_objects,
-    by_kind,
-    split_stack,
-    write_manifests,
-)
-from milvus_lab.errors import PrerequisiteError
-from milvus_lab.kube import apply, cleanup, context, helm, images, storage, verify
+from milvus_lab.deployment import checks, objects
+from milvus_lab.deployment.cleanup import clean_up
+from milvus_lab.deployment.cluster import dry_run_connection
+from milvus_lab.deployment.flags import add_arguments
+from milvus_lab.deployment.install import apply_and_report, install_milvus, load_catalogue
+from milvus_lab.kube import apply, context, helm, images, verify
 from milvus_lab.kube import manifests as m
 from milvus_lab.kube.apply import KubeObject
 from milvus_lab.kube.scale import kubectl_scale_command
 from milvus_lab.kube.wait import wait_for_rollout
 from milvus_lab.labkit import Drill, LabRun, LabSpec, lab_main, notebook_finish, notebook_run
 from milvus_lab.load import live_panel, start_search_load
-from milvus_lab.milvus import collections, datasets
-from milvus_lab.milvus.client import connect
 from milvus_lab.releases import ALIAS, V1
 from milvus_lab.settings import find_repo_root
 from milvus_lab.targets import Capability
@@ -67,12 +60,8 @@ SPEC = LabSpec(
 )
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--installer", choices=("manifests", "helm"), default="manifests",
-                        help="kube: install Milvus from our manifests (default) or the official Helm chart")
-    parser.add_argument("--inject-invalid", action="store_true",
-                        help="add two deliberately broken objects to see what validation catches")
-    parser.add_argument("--rebuild-image", action="store_true", help="kube on kind: docker build even if present")
+# The lab's flags (--installer, --inject-invalid, --rebuild-image): milvus_lab/deployment/flags.py;
+# its --cleanup (by label): milvus_lab/deployment/cleanup.py.
 
 
 # %% [markdown]
@@ -90,11 +79,11 @@ def render_and_validate(run: LabRun) -> list[KubeObject]:
                   "ls .milvus-lab/manifests/01/"):
         opts = m.StackOptions("01", namespace=run.settings.namespace, milvus=run.args.installer == "manifests")
         builders = run.impl.builders()
-        objs = m.stack(opts, api_secret(run.settings), builders)
+        objs = m.stack(opts, objects.api_secret(run.settings), builders)
         if run.args.inject_invalid:
-            objs += broken_objects(opts.namespace, builders)
+            objs += objects.broken_objects(opts.namespace, builders)
             run.warn("--inject-invalid: added 2 broken objects")
-        paths = write_manifests(objs, run.settings.path("manifests", "01", "x").parent)
+        paths = objects.write_manifests(objs, run.settings.path("manifests", "01", "x").parent)
         run.section["manifests"] = [str(p) for p in paths]
         run.result(True, f"{len(objs)} objects written to {paths[0].parent}")
     with run.step("Validate against the Kubernetes schema (offline)",
@@ -113,20 +102,11 @@ def render_and_validate(run: LabRun) -> list[KubeObject]:
 
 
 # %%
-def apply_step(run: LabRun, conn: context.KubeConnection, objs: list[KubeObject]) -> None:
-    applied = run.section.setdefault("applied", {})
-    for r in apply.apply_objects(conn, objs):
-        applied[str(r.ref)] = r.action
-        run.result(True, f"{r.ref}: {r.action}")
-        for w in r.warnings:
-            run.warn(f"API server warning: {w}")
-
-
 def on_kube(run: LabRun, objs: list[KubeObject], target: KubeTarget) -> None:
     if run.args.installer == "helm":
         helm.require_helm()  # before anything changes
     conn, ns = target.conn, run.settings.namespace
-    foundation, milvus, api = split_stack(objs)
+    foundation, milvus, api = objects.split_stack(objs)
     with run.step("Search API image into kind", "kind nodes have their own image store: a local image must be "
                   "loaded. imagePullPolicy IfNotPresent: it is never pulled.",
                   f"docker build -t {m.API_IMAGE} . && kind load docker-image {m.API_IMAGE} --name {context.KIND_CLUSTER}"):
@@ -138,38 +118,24 @@ def on_kube(run: LabRun, objs: list[KubeObject], target: KubeTarget) -> None:
     with run.step("Namespace, quota and default limits", "Pod Security: enforce baseline, warn and audit "
                   "restricted. The ResourceQuota caps requests; the LimitRange fills in forgotten limits.",
                   apply.kubectl_apply_command(".milvus-lab/manifests/01/0[1-3]-*.yaml")):
-        apply_step(run, conn, foundation)
+        apply_and_report(run, conn, foundation)
     with run.step("Milvus standalone", "A StatefulSet (embedded etcd, local storage) with a PVC, probes on "
                   ":9091/healthz, a ClusterIP Service for pods and a NodePort Service for your laptop.",
                   apply.kubectl_apply_command(".milvus-lab/manifests/01/*milvus*.yaml")):
-        if run.args.installer == "helm":
-            helm.install(ns, find_repo_root() / helm.VALUES, conn.context)
-            run.result(True, f"helm release {helm.RELEASE} ({helm.CHART} {helm.CHART_VERSION}) deployed")
-            apply_step(run, conn, milvus)
-        else:
-            apply_step(run, conn, [*storage.static_volumes(conn, m.StackOptions("01", namespace=ns)), *milvus])
-            with run.progress() as bars:
-                run.result(True, wait_for_rollout(conn, "StatefulSet", m.MILVUS_NAME, ns, timeout=900,
-                                                  on_progress=bars).line)
+        install_milvus(run, conn, milvus)
     with run.step("Load vectors into Milvus", f"Through the NodePort (kind maps it to 127.0.0.1): the "
                   f"{V1.dataset.n:,}-row catalogue, an index, and the alias '{ALIAS}' the API searches.",
                   f"MilvusClient('{run.settings.milvus_uri}').create_collection('{V1.collection}', ...)"):
         if Capability.RUNNING_PODS not in target.capabilities:
             run.warn("needs kind: Milvus does not run on KWOK nodes; skipped")
         else:
-            client = connect(target.ensure_milvus())
-            try:
-                with run.progress() as bars:
-                    status = collections.ensure_collection(client, V1.collection, datasets.ensure_dataset(
-                        run.settings, V1.dataset), V1.index, on_progress=bars)
-                collections.point_alias(client, ALIAS, V1.collection)
-            finally:
-                client.close()
+            with run.progress() as bars:
+                status = load_catalogue(run.settings, target.ensure_milvus(), on_progress=bars)
             run.result(True, f"{V1.collection}: {status.rows:,} rows, alias {ALIAS}")
     with run.step("Search API: Deployment, Service, HPA, PDB, NetworkPolicies", "2 replicas with readiness and "
                   "liveness probes, a restricted securityContext and requests/limits; the Service selects slot=blue.",
                   f"kubectl rollout status deployment/search-api-blue -n {ns}"):
-        apply_step(run, conn, api)
+        apply_and_report(run, conn, api)
         with run.progress() as bars:
             run.result(True, wait_for_rollout(conn, "Deployment", "search-api-blue", ns, timeout=300,
                                               on_progress=bars).line)
@@ -178,7 +144,7 @@ def on_kube(run: LabRun, objs: list[KubeObject], target: KubeTarget) -> None:
                   f"kubectl get svc,endpointslices,hpa,pdb,networkpolicy -n {ns}"):
         run.record(*verify.service_discovery_checks(conn, ns), verify.api_endpoint_check(conn, ns, m.API_NAME, "blue", 2),
                    verify.hpa_check(conn, ns, "search-api-blue"), verify.pdb_check(conn, ns, "search-api-blue", 2),
-                   *verify.network_policy_checks(conn, ns, [apply.ref(o).name for o in by_kind(objs, "NetworkPolicy")]),
+                   *verify.network_policy_checks(conn, ns, [apply.ref(o).name for o in objects.by_kind(objs, "NetworkPolicy")]),
                    checks.kube_load_balancing(conn, ns))
     with run.step("Scale 2 -> 3 -> 2, watched", "kubectl scale writes the scale subresource, as the HPA does; each "
                   "step waits until exactly N pods are ready and the Service lists exactly those N.",
@@ -227,7 +193,7 @@ def on_local(run: LabRun, objs: list[KubeObject]) -> None:
             scaled = [checks.scale_under_load(settings, target, V1.slot, n, load) for n in SCALE_STEPS]
         load.stop()
         result = load.result()
-        run.section["load"] = {k: v for k, v in result.summary().items() if k != "history"}
+        run.section["load"] = result.report_summary()
         run.record(*scaled)
         run.verify("0 failed requests while scaling", result.failures == 0 and result.requests > 0,
                    f"{result.requests} requests, {result.failures} failed, p95 {result.p95_ms} ms", "0 failed")
@@ -246,19 +212,14 @@ def lesson(run: LabRun) -> None:
 
 
 # %% [markdown]
-# ## Dry run and cleanup
+# ## Dry run: validation before change
 
 
 # %%
 def plan(run: LabRun) -> None:
     objs = render_and_validate(run)
-    try:
-        conn = run.target.conn if Capability.KUBE_API in run.target.capabilities else None
-    except PrerequisiteError as exc:
-        run.warn(f"no cluster for a server dry-run ({exc.message}); schema validation only")
-        return
+    conn = dry_run_connection(run)
     if conn is None:
-        run.info("no cluster on this target: schema validation only")
         return
     with run.step("Server dry-run", "The API server validates, defaults and admits each object and stores nothing.",
                   apply.kubectl_apply_command(".milvus-lab/manifests/01/", dry_run=True)):
@@ -266,26 +227,8 @@ def plan(run: LabRun) -> None:
             run.verify(f"{r.ref} server dry-run", True, r.action, "accepted")
 
 
-def clean(run: LabRun) -> None:
-    with run.step("Clean up by label", "Everything labelled milvus-lab/lab=01 is deleted, never anything by name "
-                  "(local: processes stop, rendered manifests go; data stays).", cleanup.kubectl_cleanup_command("01")):
-        if Capability.KUBE_API in run.target.capabilities:
-            conn = run.target.conn
-            if helm.release_exists(run.settings.namespace, conn.context):
-                run.result(True, f"helm release uninstalled, {helm.uninstall(conn, run.settings.namespace)} PVCs deleted")
-            with run.progress() as bars:
-                result = cleanup.cleanup(conn, "01", on_progress=bars)
-            for kind, n in sorted(result.counts().items()):
-                run.result(True, f"{kind}: {n} deleted")
-        else:
-            run.target.teardown()
-            for path in run.settings.path("manifests", "01", "x").parent.glob("*.yaml"):
-                path.unlink()
-            run.result(True, "processes stopped, .milvus-lab/manifests/01/ emptied")
-
-
 def main(argv: list[str] | None = None) -> int:
-    return lab_main(SPEC, lesson, argv=argv, add_arguments=add_arguments, plan=plan, cleanup=clean)
+    return lab_main(SPEC, lesson, argv=argv, add_arguments=add_arguments, plan=plan, cleanup=clean_up)
 
 
 # %% [markdown]

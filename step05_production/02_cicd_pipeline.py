@@ -29,23 +29,23 @@
 # %%
 from __future__ import annotations
 
-import argparse
 import shutil
 import sys
 import tempfile
 from pathlib import Path
 
-from milvus_lab.errors import PrerequisiteError
 from milvus_lab.labkit import Drill, LabRun, LabSpec, lab_main, notebook_finish, notebook_run
-from milvus_lab.pipeline import ci_local, definition, deploy, emit, envconfig, plot, verify
+from milvus_lab.pipeline import ci_local, definition, deploy, emit, envconfig, verify
 from milvus_lab.pipeline import context as run_context
+from milvus_lab.pipeline.cleanup import clean_up
 from milvus_lab.pipeline.cli import env_table, overrides
-from milvus_lab.pipeline.context import INJECTABLE, RunContext
+from milvus_lab.pipeline.context import RunContext
+from milvus_lab.pipeline.flags import add_arguments, check_arguments
+from milvus_lab.pipeline.record import record_run
 from milvus_lab.pipeline.runner import PipelineRun, run_pipeline
-from milvus_lab.pipeline.stages import ENV_DIR, osv_scanner
+from milvus_lab.pipeline.stages import ENV_DIR
 from milvus_lab.processes import free_port
 from milvus_lab.report import console
-from milvus_lab.settings import find_repo_root
 
 CHECKS = ("stage lint", "stage unit-tests", "stage security", "stage sbom")
 FAILURE = (verify.STOPPED, verify.NOT_PROMOTED)
@@ -76,31 +76,8 @@ SPEC = LabSpec(
 )
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--branch", default="main", help="the ref being built (main: up to prod, develop: "
-                        "up to staging, anything else: checks only)")
-    parser.add_argument("--event", choices=("push", "pull_request"), default="push",
-                        help="pull_request runs the checks only")
-    parser.add_argument("--approve", action="store_true",
-                        help="approve the production deploy (without it: a prompt on a terminal, else stop before prod)")
-    parser.add_argument("--inject-failure", choices=INJECTABLE, default=None,
-                        help="a real fault for a real tool: the pipeline must stop at that stage")
-    parser.add_argument("--fail-in", choices=envconfig.ENVIRONMENTS, default="dev",
-                        help="the environment a smoke / post-deploy fault breaks (default dev)")
-    parser.add_argument("--set", action="append", default=[], metavar="ENV:KEY=VALUE",
-                        help="override one environment value, e.g. prod:replicas=2 (validated first)")
-    parser.add_argument("--run-ci", action="store_true",
-                        help="also run the emitted workflows with act and gitlab-ci-local (a few minutes)")
-
-
-def check_arguments(args: argparse.Namespace) -> None:
-    """Everything refusable before anything starts: bad values, a missing scanner, a misused flag."""
-    if args.fail_in != "dev" and args.inject_failure not in ("smoke", "post-deploy"):
-        raise PrerequisiteError("--fail-in only applies to --inject-failure smoke or post-deploy",
-                                fix="add --inject-failure smoke (or post-deploy), or drop --fail-in")
-    repo = find_repo_root()
-    envconfig.validate(repo / ENV_DIR, overrides(args.set))
-    osv_scanner(repo)
+# The lab's flags (--branch, --event, --approve, --inject-failure, --fail-in, --set, --run-ci)
+# and their checks are in milvus_lab/pipeline/flags.py, its --cleanup in pipeline/cleanup.py.
 
 
 # %% [markdown]
@@ -166,15 +143,11 @@ def check_ci_files(run: LabRun) -> None:
                    "python -m milvus_lab.pipeline emit, then commit both files")
         for path in (emit.GITHUB_PATH, emit.GITLAB_PATH):
             run.artifact(repo / path, "CI file generated from the definition")
-        names = {"actionlint": "actionlint + shellcheck", "check-jsonschema github": "GitHub workflow schema",
-                 "check-jsonschema gitlab": "GitLab CI schema"}
-        try:
-            results = ci_local.lint(repo)
-        except PrerequisiteError as exc:  # actionlint not built: still check both schemas
-            run.verify(names["actionlint"], None, hint=f"{exc.message}: {exc.fix}")
-            results = ci_local.schemas(repo)
+        results, no_actionlint = ci_local.lint_or_schemas(repo)
+        if no_actionlint:  # actionlint not built: skipped (not passed), both schemas still checked
+            run.verify(ci_local.CHECK_NAMES["actionlint"], None, hint=no_actionlint)
         for r in results:
-            run.verify(names[r.tool], r.ok, f"exit {r.returncode} in {r.seconds:.1f}s"
+            run.verify(ci_local.CHECK_NAMES[r.tool], r.ok, f"exit {r.returncode} in {r.seconds:.1f}s"
                        + ("" if r.ok else f": {r.output.strip()[-300:]}"), "exit 0", f"$ {' '.join(r.argv[-3:])}")
 
 
@@ -197,25 +170,10 @@ def run_the_pipeline(run: LabRun, pipeline: definition.Pipeline) -> tuple[Pipeli
             run.on_exit(lambda: [deploy.stop(run.settings, env) for env in envconfig.ENVIRONMENTS])
         run_context.save(run.settings, ctx)
         result = run_pipeline(run.settings, pipeline, ctx, run.impl, console)
-        run.section.update({
-            "seconds": result.seconds,
-            "stages": [{"name": r.name, "status": r.status, "seconds": r.seconds, "detail": r.detail,
-                        "commands": r.commands, "artifacts": r.artifacts} for r in result.results],
-            "artifact": ctx.artifact, "tags": ctx.tags, "sbom": ctx.sbom, "promotions": ctx.promotions,
-            "rollbacks": ctx.rollbacks, "deployed": ctx.deployed,
-        })
+        record_run(run, result, ctx)  # report section; wheel, SBOM and stage plot as artifacts
         failed = result.failed
-        if failed and failed.output:
-            run.section["failed_output"] = failed.output
         run.result(failed is None, f"{len(result.results)} stages in {result.seconds:.1f}s"
                    + (f"; stopped at {failed.name}" if failed else ""))
-        for path, what in ((ctx.artifact.get("path"), f"the wheel, {ctx.digest}"),
-                           (ctx.sbom.get("path"), "CycloneDX SBOM of the lockfile")):
-            if path and Path(str(path)).is_file():
-                run.artifact(str(path), what)
-        png = plot.stage_timeline(result.results, f"lab 02: {run.args.event} {run.args.branch}, "
-                                  f"{result.seconds:.1f}s", run.settings.path("reports", "02_pipeline_stages.png"))
-        run.artifact(png, "each stage's time and outcome")
     return result, ctx
 
 
@@ -284,18 +242,9 @@ def plan(run: LabRun) -> None:
                "generated from the definition", "python -m milvus_lab.pipeline emit")
 
 
-def cleanup(run: LabRun) -> None:
-    """Stop every environment's replicas and remove the pipeline's state (registry, releases)."""
-    stopped = sum(deploy.stop(run.settings, env) for env in envconfig.ENVIRONMENTS)
-    run.target.cleanup()
-    state = run.settings.path("pipeline", "x").parent
-    shutil.rmtree(state, ignore_errors=True)
-    run.info(f"stopped {stopped} replica(s); removed {state}")
-
-
 def main(argv: list[str] | None = None) -> int:
     return lab_main(SPEC, lesson, argv=argv, add_arguments=add_arguments, check_arguments=check_arguments,
-                    plan=plan, cleanup=cleanup)
+                    plan=plan, cleanup=clean_up)
 
 
 # %% [markdown]

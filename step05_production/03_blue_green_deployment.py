@@ -17,7 +17,6 @@
 # %%
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from collections.abc import Callable
@@ -26,22 +25,15 @@ from milvus_lab.app import client as api
 from milvus_lab.baseline import ensure_baseline
 from milvus_lab.bluegreen import faults, ops, probes
 from milvus_lab.bluegreen.analysis import measurements_table, watch
-from milvus_lab.bluegreen.cleanup import drop_lab_data
+from milvus_lab.bluegreen.cleanup import clean_up
+from milvus_lab.bluegreen.flags import add_arguments, check_arguments
 from milvus_lab.bluegreen.gates import AnalysisPolicy, GatePolicy
-from milvus_lab.bluegreen.verdicts import load_verdicts
-from milvus_lab.errors import PrerequisiteError
-from milvus_lab.labkit import (
-    Drill,
-    LabRun,
-    LabSpec,
-    lab_main,
-    notebook_finish,
-    notebook_run,
-    run_steps,
-)
-from milvus_lab.load import open_live_panel, plot_timeline
+from milvus_lab.bluegreen.outcome import record_load_outcome
+from milvus_lab.bluegreen.plan import plan
+from milvus_lab.labkit import Drill, LabRun, LabSpec, lab_main, notebook_lesson, run_steps
+from milvus_lab.load import open_live_panel
 from milvus_lab.load.runner import LocustRun
-from milvus_lab.milvus import collections, datasets
+from milvus_lab.milvus import datasets
 from milvus_lab.releases import ALIAS, V1, V2
 from milvus_lab.report import console
 from milvus_lab.targets import Capability
@@ -63,29 +55,8 @@ SPEC = LabSpec(
     ),
 )
 
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--inject-fault", choices=faults.FAULTS, default=None,
-                        help="recall: a bad candidate the gate must stop; errors: a bad API release "
-                             "live analysis must roll back")
-    parser.add_argument("--rollback", action="store_true",
-                        help="after promotion, roll back by hand (timed) while blue is still warm")
-    parser.add_argument("--users", type=int, default=20, help="Locust users (default 20)")
-    parser.add_argument("--user-rps", type=float, default=3.5, help="searches/s per user (default 3.5)")
-    parser.add_argument("--analysis-seconds", type=float, default=12.0,
-                        help="post-promotion analysis window (default 12)")
-    parser.add_argument("--scale-down-delay", type=float, default=5.0,
-                        help="seconds blue stays warm after the switch (default 5)")
-    parser.add_argument("--rebuild", action="store_true", help="rebuild half-built collections")
-
-
-def check_arguments(args: argparse.Namespace) -> None:
-    """Bad numbers are refused before anything starts."""
-    if args.users < 1 or args.user_rps <= 0 or args.analysis_seconds <= 0 or args.scale_down_delay < 0:
-        raise PrerequisiteError(
-            f"bad load or timing flags: --users {args.users}, --user-rps {args.user_rps}, "
-            f"--analysis-seconds {args.analysis_seconds}, --scale-down-delay {args.scale_down_delay}",
-            fix="--users >= 1, --user-rps > 0, --analysis-seconds > 0, --scale-down-delay >= 0")
+# The lab's flags (--inject-fault, --rollback, --users, ...) are in milvus_lab/bluegreen/flags.py,
+# its dry run (plan) and --cleanup in bluegreen/plan.py and bluegreen/cleanup.py.
 
 
 # %% [markdown]
@@ -127,13 +98,13 @@ class BlueGreenRelease:
                            f"{users} Locust users search continuously through the live route. A non-200, an "
                            "empty result or an unknown version counts as a failure.",
                            f"locust -f loadtests/blue_green.py --host {self.target.live_url()} --headless -u {users}"):
-            self.load = ops.start_load(self.run.settings, self.target.live_url(), users, self.args.user_rps)
-            self.run.on_exit(self.summarise_load)
-            self.run.on_exit(self.load.stop)
-            self.run.on_exit(open_live_panel(self.load, title="live traffic"))
-            self.load.wait_for_traffic(seconds=5)
-            p95 = self.load.result().window(time.time() - 5, time.time(), "baseline").p95_ms
-            self.run.result(True, f"Locust pid {self.load.pid}; baseline p95 {p95} ms")
+            self.load = load = ops.start_load(self.run.settings, self.target.live_url(), users, self.args.user_rps)
+            self.run.on_exit(lambda: record_load_outcome(self.run, load, self.switched_at))
+            self.run.on_exit(load.stop)
+            self.run.on_exit(open_live_panel(load, title="live traffic"))
+            load.wait_for_traffic(seconds=5)
+            p95 = load.result().window(time.time() - 5, time.time(), "baseline").p95_ms
+            self.run.result(True, f"Locust pid {load.pid}; baseline p95 {p95} ms")
 
     # -- data-layer release: build, gate, move the alias ---------------------------------
 
@@ -144,7 +115,9 @@ class BlueGreenRelease:
                            f"{V1.slot} keeps serving. Nobody reads it until the alias moves."
                            + (" [fault: vectors misaligned with ids]" if faulty else ""),
                            f"client.create_collection('{self.candidate}', ...); client.insert(...)"):
-            status = ops.build_candidate(self.run.settings, self.target, self.candidate, faulty, self.args.rebuild)
+            with self.run.progress() as bars:  # drawn inside the live traffic panel
+                status = ops.build_candidate(self.run.settings, self.target, self.candidate, faulty,
+                                             self.args.rebuild, on_progress=bars)
             self.run.result(True, f"{self.candidate}: {status.rows:,} rows, index {status.index}, "
                                   f"{'reused' if status.reused else 'built'}")
 
@@ -158,14 +131,13 @@ class BlueGreenRelease:
             with ops.milvus(self.target) as client:
                 report = probes.measure_candidate(client, self.candidate, ds, V2.index,
                                                   reference=(V1.collection, V1.index))
-                checks = self.run.impl.pre_promotion_gate(report, GatePolicy())
-                self.run.record(*checks)
-                if self.run.impl.gate_passed(checks):
-                    return
-                self.load.mark("gate failed")
-                collections.drop_collection(client, self.candidate)  # refuses a collection behind an alias
-                self.run.result(True, f"candidate dropped; alias {ALIAS} still → "
-                                      f"{collections.alias_target(client, ALIAS)}: users kept getting v1")
+            checks = self.run.impl.pre_promotion_gate(report, GatePolicy())
+            self.run.record(*checks)
+            if self.run.impl.gate_passed(checks):
+                return
+            self.load.mark("gate failed")
+            serving = ops.reject_candidate(self.target, self.candidate)
+            self.run.result(True, f"candidate dropped; alias {ALIAS} still → {serving}: users kept getting v1")
             self.run.fail("pre-promotion gate failed: " + ", ".join(c.name for c in checks if c.failed))
 
     def move_alias(self) -> None:
@@ -196,13 +168,12 @@ class BlueGreenRelease:
                            "(/readyz) must pass; the preview route reaches them, live traffic does not."
                            + (f" [fault: fails {fault_rate:.0%} of searches]" if fault_rate else ""),
                            "kubectl apply -f search-api-green.yaml && kubectl rollout status deploy/search-api-green"):
-            urls = self.target.deploy(V2.api_config(self.target.api_milvus_uri(), fault_rate), V2.replicas)
-            self.target.set_preview(V2.slot)
-            smoke = api.sample(self.target.preview_url(), datasets.ensure_dataset(self.run.settings, V2.dataset), n=20)
-            ok = self.run.verify("preview smoke test", smoke.failed == 0 and set(smoke.served_by) == {f"{V2.slot}/{V2.version}"},
-                                 f"{len(urls)} ready; {smoke.ok}/{smoke.total} ok, served by {dict(smoke.served_by)}",
-                                 f"all ok from {V2.slot}/{V2.version}", "read the green replicas' logs")
-            if ok.failed:
+            preview = ops.deploy_green(self.run.settings, self.target, fault_rate)
+            smoke = preview.smoke
+            self.run.verify("preview smoke test", preview.ok,
+                            f"{len(preview.urls)} ready; {smoke.ok}/{smoke.total} ok, served by {dict(smoke.served_by)}",
+                            f"all ok from {V2.slot}/{V2.version}", "read the green replicas' logs")
+            if not preview.ok:
                 self.target.retire(V2.slot)
                 self.run.fail(f"preview smoke test of {V2.slot} failed: {smoke.errors[:2]}")
 
@@ -210,10 +181,8 @@ class BlueGreenRelease:
         with self.run.step(f"Switch live traffic to {V2.slot}",
                            "One atomic change: requests in flight finish on blue, new ones go to green.",
                            "kubectl patch service search-api -p '{\"spec\":{\"selector\":{\"slot\":\"green\"}}}'"):
-            t0 = time.perf_counter()
-            self.target.route({V2.slot: 100})
-            self.switched_at = self.load.mark(f"router → {V2.slot}").t
-            self.run.section["router_switch_s"] = round(time.perf_counter() - t0, 4)
+            self.switched_at, took = ops.switch_live(self.target, self.load)
+            self.run.section["router_switch_s"] = round(took, 4)
             self.run.result(self.target.live_slots() == [V2.slot],
                             f"live: {self.target.live_slots()} in {self.run.section['router_switch_s'] * 1000:.1f} ms")
 
@@ -231,8 +200,7 @@ class BlueGreenRelease:
             rows = analysis.rows(policy, self.run.impl.measurement_failed)
             console.print(measurements_table(rows))
             decision = analysis.decision
-            self.run.section["analysis"] = {"decision": decision.action, "reason": decision.reason,
-                                            "policy": vars(policy), "measurements": rows}
+            self.run.section["analysis"] = analysis.summary(policy, rows)
             self.run.verify("post-promotion analysis", decision.action == "continue",
                             f"{decision.action}: {decision.reason}", "continue",
                             "raise --users or --analysis-seconds" if decision.action == "wait"
@@ -250,9 +218,8 @@ class BlueGreenRelease:
                            f"client.alter_alias('{V1.collection}', '{ALIAS}')"):
             restored = ops.restore_blue(self.target)
             done = self.load.mark("rollback").t
-            ops.wait_for_answers(self.load, done + 1)  # evidence that users are back on blue
-            self.run.section["rollback"] = {"reason": reason, "took_s": round(restored.took_s, 4), "completed_at": done,
-                                            "since_switch_s": round(done - self.switched_at, 2)}
+            self.load.wait_for_answers(done + 1)  # evidence that users are back on blue
+            self.run.section["rollback"] = restored.report(reason, done, self.switched_at)
             self.run.verify("manual rollback" if self.args.rollback else "automatic rollback", restored.complete,
                             f"{restored.took_s * 1000:.0f} ms; live {restored.live}, alias → {restored.alias}",
                             f"live [{V1.slot}], alias → {V1.collection}")
@@ -268,19 +235,8 @@ class BlueGreenRelease:
             time.sleep(self.args.scale_down_delay)
             self.target.retire(V1.slot)
             self.run.section["blue_stopped_at"] = self.load.mark(f"{V1.slot} stopped").t
-            ops.wait_for_answers(self.load, self.run.section["blue_stopped_at"] + 1)  # traffic after the last change
+            self.load.wait_for_answers(self.run.section["blue_stopped_at"] + 1)  # traffic after the last change
             self.run.result(True, f"{V1.slot} retired; {V1.collection} kept for a data rollback")
-
-    def summarise_load(self) -> None:
-        """The whole run judged from the load test's own record (runs at exit, failures too)."""
-        result = self.load.result()
-        self.run.section["load"] = {k: v for k, v in result.summary().items() if k != "history"}
-        png = plot_timeline(result, self.run.settings.path("reports", "03_blue_green_timeline.png"),
-                            title="Lab 03: traffic by served version, with the cutovers")
-        self.run.artifact(png, "traffic timeline by served version, cutovers marked")
-        self.run.record(*load_verdicts(result, switched_at=self.switched_at, rollback=self.run.section.get("rollback"),
-                                       manual=self.args.rollback, fault=self.args.inject_fault,
-                                       stopped=self.run.stopped, blue_stopped_at=self.run.section.get("blue_stopped_at")))
 
 
 def lesson(run: LabRun) -> None:
@@ -290,36 +246,9 @@ def lesson(run: LabRun) -> None:
     run_steps(run, BlueGreenRelease(run).steps())
 
 
-# %% [markdown]
-# ## Dry run and cleanup
-
-
-# %%
-def plan(run: LabRun) -> None:
-    with run.step("Plan (dry run)", "Nothing is changed: this is what the lesson would do.", None):
-        for line in (f"ensure {V1.collection} ({V1.index.label()}) and alias {ALIAS} → it",
-                     f"deploy {V1.slot}/{V1.version} x{V1.replicas}, route 100% to {V1.slot}",
-                     f"build {V2.collection} ({V2.index.label()}), gate, alter alias",
-                     f"deploy {V2.slot}/{V2.version}, preview, switch, analyse, retire {V1.slot}"):
-            run.info(line)
-        uri = run.target.api_milvus_uri()
-        run.record(*run.target.plan([(V1.api_config(uri), V1.replicas), (V2.api_config(uri), V2.replicas)]))
-
-
-def cleanup(run: LabRun) -> None:
-    with run.step("Clean up", "Processes (or kube objects by label), then the alias, then the collections.",
-                  f"client.drop_alias('{ALIAS}'); client.drop_collection('{V2.collection}')"):
-        run.target.cleanup()
-        try:
-            dropped = drop_lab_data(run.target.ensure_milvus())
-        finally:
-            run.target.teardown()
-        run.result(True, f"removed: {', '.join(dropped) or 'nothing left'}")
-
-
 def main(argv: list[str] | None = None) -> int:
     return lab_main(SPEC, lesson, argv=argv, add_arguments=add_arguments, check_arguments=check_arguments,
-                    plan=plan, cleanup=cleanup)
+                    plan=plan, cleanup=clean_up)
 
 
 # %% [markdown]
@@ -328,47 +257,37 @@ def main(argv: list[str] | None = None) -> int:
 # the cells below run the lesson one step at a time with the default flags.
 
 # %%
-run = notebook_run(SPEC, add_arguments)  # None outside Jupyter
-release = BlueGreenRelease(run) if run else None
+steps = notebook_lesson(SPEC, BlueGreenRelease, add_arguments)  # each cell below runs one step
 
 # %%
-if release:
-    release.blue_is_live()
+steps.blue_is_live()
 
 # %%
-if release:
-    release.start_load()
+steps.start_load()
 
 # %%
-if release:
-    release.build_candidate()
+steps.build_candidate()
 
 # %%
-if release:
-    release.gate()
+steps.gate()
 
 # %%
-if release and not run.stopped:
-    release.move_alias()
+steps.move_alias()
 
 # %%
-if release and not run.stopped:
-    release.deploy_green()
+steps.deploy_green()
 
 # %%
-if release and not run.stopped:
-    release.switch_traffic()
+steps.switch_traffic()
 
 # %%
-if release and not run.stopped:
-    release.analyse()
+steps.analyse()
 
 # %%
-if release and not run.stopped:
-    release.scale_down_blue()
+steps.scale_down_blue()
 
 # %%
-if run:
-    notebook_finish(run)
+if steps.in_jupyter:
+    steps.finish()
 elif __name__ == "__main__":
     sys.exit(main())

@@ -21,18 +21,23 @@
 # %%
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 
 from milvus_lab.abtest import drills, plots, sequential, setup
+from milvus_lab.abtest.cleanup import clean_up
 from milvus_lab.abtest.design import Design, plan
-from milvus_lab.abtest.live import progress_line, start_load, watch
-from milvus_lab.abtest.monitor import Monitor, Tick
-from milvus_lab.abtest.records import RecordReader
+from milvus_lab.abtest.flags import add_arguments, check_arguments
+from milvus_lab.abtest.live import run_experiment
 from milvus_lab.abtest.results import analyze
+from milvus_lab.abtest.sections import (
+    analysis_section,
+    decision_section,
+    design_section,
+    experiment_section,
+    validity_section,
+)
 from milvus_lab.abtest.state import State
-from milvus_lab.errors import PrerequisiteError
 from milvus_lab.labkit import Drill, LabRun, LabSpec, lab_main, notebook_finish, notebook_run
 from milvus_lab.report import console, summary_table
 
@@ -57,22 +62,8 @@ SPEC = LabSpec(
     ),
 )
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    drill = parser.add_mutually_exclusive_group()
-    drill.add_argument("--aa", action="store_true", help="A/A test: both arms get A's configuration")
-    drill.add_argument("--inject-srm", action="store_true",
-                       help="an integration bug loses the assignment of half of B's users")
-    drill.add_argument("--inject-regression", action="store_true",
-                       help=f"B is {drills.REGRESSION_FAULT.delay_ms:g} ms slower and fails "
-                            f"{drills.REGRESSION_FAULT.error_rate * 100:g}%% of its searches")
-    parser.add_argument("--users", type=int, default=20, help="Locust users (default 20)")
-    parser.add_argument("--user-rps", type=float, default=3.0, help="searches/s per Locust user (default 3)")
-
-
-def check_arguments(args: argparse.Namespace) -> None:
-    if args.users < 1 or args.user_rps <= 0:
-        raise PrerequisiteError(f"bad load: --users {args.users} --user-rps {args.user_rps}",
-                                fix="--users >= 1 and --user-rps > 0 (e.g. --users 20 --user-rps 3)")
+# The lab's flags (--aa, --inject-srm, --inject-regression, --users, --user-rps) are in
+# milvus_lab/abtest/flags.py, its --cleanup in milvus_lab/abtest/cleanup.py.
 
 
 # %% [markdown]
@@ -106,11 +97,7 @@ def design_step(run: LabRun, st: State) -> None:
                    f"why not just watch the p-value: in 300 simulated A/A runs with 30 looks, naive "
                    f"peeking declared a winner {peek.naive_rate:.0%} of the time, the mSPRT "
                    f"{peek.sequential_rate:.1%} (alpha {d.alpha:.0%})")
-        run.section["design"] = {"primary_metric": d.primary_metric, "baseline_rate": d.baseline_rate,
-                                 "mde": d.mde, "alpha": d.alpha, "power": d.power, "tau": d.tau,
-                                 "guardrails": g, "planned_rps": d.planned_rps, "plan": p,
-                                 "peeking_simulation": {"naive": peek.naive_rate,
-                                                        "msprt": peek.sequential_rate}}
+        run.section["design"] = design_section(d, p, peek)
 
 
 # %% [markdown]
@@ -139,9 +126,7 @@ def deploy_step(run: LabRun, st: State) -> None:
                    f"smoke: {len(smoke)} users x 3 searches, each user kept one variant "
                    f"({sum(1 for v in smoke.values() if v == {'A'})} A, "
                    f"{sum(1 for v in smoke.values() if v == {'B'})} B)")
-        run.section["experiment"] = {"key": exp.key, "variants": exp.variants, "weights": exp.weights,
-                                     "params": {v: exp.search_params(v) for v in exp.variants},
-                                     "drill": drill}
+        run.section["experiment"] = experiment_section(exp, drill)
 
 
 # %% [markdown]
@@ -152,7 +137,7 @@ def deploy_step(run: LabRun, st: State) -> None:
 
 # %%
 def traffic_step(run: LabRun, st: State) -> None:
-    args, p, d = run.args, st.plan, st.design
+    args, p = run.args, st.plan
     assert p is not None and st.experiment is not None and st.stage is not None
     limit = p.seconds * 1.5 + 15
     with run.step("Run the experiment",
@@ -161,32 +146,15 @@ def traffic_step(run: LabRun, st: State) -> None:
                   f"{p.n_max_per_arm} per arm, or {limit:.0f} s.",
                   f"locust -f loadtests/ab_testing.py --host {run.target.live_url()} --headless "
                   f"-u {args.users}"):
-        load, records_file = start_load(run.settings, run.target.live_url(), setup.DATASET.name,
-                                        args.users, args.user_rps, run.settings.path("load", "04"))
-        run.on_exit(load.stop)
-        reader = RecordReader(records_file)
-        st.monitor = Monitor(d, p.n_max_per_arm)
-        started = time.time()
-        shown = [0.0]
-
-        def show(tick: Tick, _arms: object) -> None:
-            if tick.t - shown[0] >= 3 or tick.stop:
-                shown[0] = tick.t
-                run.info(progress_line(tick, started))
-
-        try:
-            st.last = watch(reader, st.monitor, st.stage.dataset.ground_truth, st.experiment.variants,
-                            max_seconds=limit, tick_s=0.5, on_tick=show, alive=lambda: load.running)
-        finally:
-            load.stop()
-        st.records = reader.poll()
+        traffic = run_experiment(run, st, limit)
         last = st.last
         stop = last.stop or "time limit"
-        run.result(bool(st.records), f"{len(st.records):,} requests in {time.time() - started:.0f} s; "
+        run.result(bool(st.records), f"{len(st.records):,} requests in {time.time() - traffic.started:.0f} s; "
                                      f"stopped: {stop} at A {last.n_a} / B {last.n_b} "
                                      f"(planned up to {p.n_max_per_arm} per arm)")
         run.section["run"] = {"requests": len(st.records), "stop": stop, "n_a": last.n_a, "n_b": last.n_b,
-                              "seconds": round(time.time() - started, 1), "records": str(records_file)}
+                              "seconds": round(time.time() - traffic.started, 1),
+                              "records": str(traffic.records_file)}
 
 
 # %% [markdown]
@@ -213,8 +181,7 @@ def validity_step(run: LabRun, st: State) -> None:
         n = min(res.arms["A"].requests, res.arms["B"].requests)
         run.verify("enough traffic", n >= st.design.min_per_arm, f"{n} requests in the smaller arm",
                    f">= {st.design.min_per_arm}", "raise --users or --user-rps")
-        run.section["validity"] = {"srm": res.srm, "users": res.sticky.users,
-                                   "switched": res.sticky.switched[:20], "outside": outside}
+        run.section["validity"] = validity_section(res)
 
 
 # %% [markdown]
@@ -248,11 +215,8 @@ def decision_step(run: LabRun, st: State) -> None:
             run.verify("stopped early by a guardrail", stop.startswith("guardrail"),
                        f"{stop or 'not stopped'} at A {st.last.n_a} / B {st.last.n_b}",
                        f"a guardrail stop before {st.plan.n_max_per_arm if st.plan else '?'} per arm")
-        run.section["analysis"] = {"table": res.table(), "success": res.success, "latency": res.latency,
-                                   "recall": res.recall, "guardrails": res.guardrails,
-                                   "always_valid_p": primary.p, "crossed": primary.crossed}
-        run.section["decision"] = {"action": decision.action, "reason": decision.reason,
-                                   "users_see": decision.users_see}
+        run.section["analysis"] = analysis_section(res, primary)
+        run.section["decision"] = decision_section(decision)
 
 
 # %% [markdown]
@@ -295,21 +259,9 @@ def plan_hook(run: LabRun) -> None:
         run.record(*run.target.plan([(cfg, setup.REPLICAS)]))
 
 
-def cleanup(run: LabRun) -> None:
-    """Stop what the lab started (kube: delete by label), then drop its collection."""
-    with run.step("Clean up", "Processes (or kube objects by label), then the collection.",
-                  f"client.drop_collection('{setup.COLLECTION}')"):
-        run.target.cleanup()
-        try:
-            dropped = setup.drop_collection(run.target.ensure_milvus())
-        finally:
-            run.target.teardown()
-        run.result(True, f"{setup.COLLECTION} {'dropped' if dropped else 'was not there'}; processes stopped")
-
-
 def main(argv: list[str] | None = None) -> int:
     return lab_main(SPEC, lesson, argv=argv, add_arguments=add_arguments,
-                    check_arguments=check_arguments, plan=plan_hook, cleanup=cleanup)
+                    check_arguments=check_arguments, plan=plan_hook, cleanup=clean_up)
 
 
 # %% [markdown]

@@ -21,54 +21,37 @@
 # %%
 from __future__ import annotations
 
-import argparse
-import os
-import subprocess
 import sys
 import time
 from collections.abc import Callable
 
 import yaml
 
+from milvus_lab import labkit
 from milvus_lab.baseline import ensure_baseline
 from milvus_lab.errors import PrerequisiteError
-from milvus_lab.labkit import (
-    Drill,
-    LabRun,
-    LabSpec,
-    lab_main,
-    notebook_finish,
-    notebook_run,
-    run_steps,
-)
+from milvus_lab.labkit import Drill, LabRun, LabSpec, lab_main, run_steps
 from milvus_lab.load import locustfile, open_live_panel, start_locust
 from milvus_lab.load.runner import LocustRun
 from milvus_lab.milvus import datasets
-from milvus_lab.milvus.client import connect, quiet_pymilvus
+from milvus_lab.milvus.client import quiet_pymilvus
 from milvus_lab.monitoring import (
     alertmanager,
     anomaly,
-    backup,
-    capacity,
+    capacity_plan,
+    drill,
     health,
     incidents,
+    restore_drill,
     runbooks,
     slo,
     stack,
     tools,
 )
-from milvus_lab.monitoring.drill import (
-    IncidentTiming,
-    run_incident,
-    tickets_during_pages,
-    wait_quiet,
-)
+from milvus_lab.monitoring.lab_options import add_arguments, check_arguments
 from milvus_lab.monitoring.plots import plot_drill
-from milvus_lab.monitoring.promapi import poll
 from milvus_lab.releases import ALIAS, V1
 
-PORT_ENV = {"prometheus": "MILVUS_LAB_PROMETHEUS_PORT", "alertmanager": "MILVUS_LAB_ALERTMANAGER_PORT",
-            "webhook": "MILVUS_LAB_WEBHOOK_PORT"}
 ALERTS = {"errors": "SearchApiHighErrorRate", "latency": "SearchApiHighLatency", "milvus": "SearchApiHighErrorRate"}
 
 SPEC = LabSpec(
@@ -99,55 +82,6 @@ SPEC = LabSpec(
 )
 
 
-def _port(name: str) -> int:
-    raw = os.environ.get(PORT_ENV[name], "0")
-    return int(raw) if raw.isdigit() else -1
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--incidents", default=",".join(incidents.NAMES),
-                        help=f"comma list of incidents to inject, in order (default {','.join(incidents.NAMES)})")
-    parser.add_argument("--users", type=int, default=8, help="Locust users (default 8)")
-    parser.add_argument("--user-rps", type=float, default=2.0,
-                        help="searches/s per user (default 2: 16 QPS leaves a busy 2-core machine under the 500 ms SLO)")
-    parser.add_argument("--scale", type=float, default=slo.LAB_SCALE,
-                        help=f"divide every burn-rate window by this (default {slo.LAB_SCALE}: 1h -> 1 min)")
-    parser.add_argument("--detect-timeout", type=float, default=60.0,
-                        help="seconds to wait for an alert and for its recovery (default 60)")
-    parser.add_argument("--without-alertmanager", action="store_true",
-                        help="drill: Prometheus evaluates alerts but no Alertmanager delivers them")
-    parser.add_argument("--no-backup", action="store_true", help="skip the backup/restore drill (saves ~20 s)")
-    parser.add_argument("--capacity", action="store_true",
-                        help="also calibrate the memory model and run the load step test (~2 min)")
-    parser.add_argument("--plan", default="1000000,200", metavar="VECTORS,QPS",
-                        help="the capacity question: vectors and QPS to plan for (default 1000000,200)")
-    for name in PORT_ENV:
-        parser.add_argument(f"--{name}-port", type=int, default=_port(name),
-                            help=f"{name} port on 127.0.0.1 (default ${PORT_ENV[name]}, else a free port)")
-
-
-def check_arguments(args: argparse.Namespace) -> None:
-    args.incident_list = [i.strip() for i in args.incidents.split(",") if i.strip()]
-    unknown = [i for i in args.incident_list if i not in incidents.NAMES]
-    if unknown or not args.incident_list:
-        raise PrerequisiteError(f"unknown incident(s) {unknown or args.incidents!r}",
-                                fix=f"--incidents takes a comma list of {', '.join(incidents.NAMES)}")
-    if args.users < 1 or args.user_rps <= 0 or args.scale <= 0 or args.detect_timeout <= 0:
-        raise PrerequisiteError("--users, --user-rps, --scale and --detect-timeout must be positive",
-                                fix="e.g. --users 8 --user-rps 2 --scale 60 --detect-timeout 60")
-    try:
-        args.plan_vectors, args.plan_qps = (float(x) for x in args.plan.split(","))
-    except ValueError:
-        raise PrerequisiteError(f"--plan {args.plan!r} is not VECTORS,QPS", fix="e.g. --plan 10000000,500") from None
-    if args.plan_vectors < 2 or args.plan_qps <= 0:
-        raise PrerequisiteError("--plan needs at least 2 vectors and a positive QPS", fix="e.g. --plan 10000000,500")
-    for name in PORT_ENV:
-        if not 0 <= getattr(args, f"{name}_port") < 65536:
-            raise PrerequisiteError(f"--{name}-port is not a port", fix=f"unset {PORT_ENV[name]} or pass 1-65535")
-    for tool in ("prometheus", "promtool") + (() if args.without_alertmanager else ("alertmanager",)):
-        tools.require(tool)
-
-
 # %% [markdown]
 # ## The lesson
 # Each step below is printed as a numbered panel with the equivalent command.
@@ -162,7 +96,7 @@ class ProductionMonitoring:
         self.rules_dir = run.settings.repo_root / stack.RULES_DIR
         self.mon: stack.MonitoringStack | None = None
         self.load: LocustRun | None = None
-        self.timings: list[IncidentTiming] = []
+        self.timings: list[drill.IncidentTiming] = []
         self.drill_start = self.drill_end = 0.0
 
     def steps(self) -> list[Callable[[], None]]:
@@ -196,9 +130,7 @@ class ProductionMonitoring:
                            f"{incidents.ERRORS_VERSION} (fails searches), {incidents.SLOW_VERSION} (slow searches).",
                            "client.load_collection('products_v1'); kubectl rollout status deploy/search-api"):
             base = ensure_baseline(self.target, V1)
-            for cfg in incidents.bad_releases(V1.api_config(self.target.api_milvus_uri()), error_rate=0.5,
-                                              latency_s=1.0, latency_rate=0.6):
-                self.target.deploy(cfg, 1)
+            incidents.deploy_standby(self.target, V1.api_config(self.target.api_milvus_uri()))
             self.target.route({V1.slot: 100})
             self.run.result(True, f"live: {V1.slot} x{len(base.backends)} at {self.target.live_url()}; standby: "
                                   f"{incidents.ERRORS_SLOT}/{incidents.ERRORS_VERSION}, "
@@ -220,9 +152,7 @@ class ProductionMonitoring:
             if args.without_alertmanager:
                 alertmanager.stop(self.settings)
                 run.result(True, "drill: Alertmanager stopped; Prometheus still evaluates the alerts")
-            if not poll(lambda: mon.api.targets_up("search-api") >= V1.replicas + 2, 60):
-                raise PrerequisiteError("Prometheus does not see every API replica up",
-                                        fix=f"open {mon.prometheus_url}/targets; read .milvus-lab/logs/prometheus.log")
+            stack.wait_for_api_targets(mon, V1.replicas + 2)  # the live release and the two standby builds
             run.result(True, f"Prometheus {mon.prometheus_url} (4 API replicas up), Alertmanager "
                              f"{mon.alertmanager_url}, notifications -> {mon.notifications}")
             run.section["prometheus"] = mon.prometheus_url
@@ -238,10 +168,7 @@ class ProductionMonitoring:
                      "MILVUS_LAB_USER_RPS": str(args.user_rps)})
             run.on_exit(self.load.stop)
             run.on_exit(open_live_panel(self.load, title="live traffic"))
-            if not poll(lambda: mon.api.query('slo:sli_error:ratio_rate1h{sloth_slo="requests-availability"}')
-                        is not None, 60):
-                raise PrerequisiteError("no SLI recorded after the load started",
-                                        fix=f"query search_api_requests_total at {mon.prometheus_url}")
+            stack.wait_for_sli(mon)
             self.drill_start = time.time()
             run.result(True, f"Locust pid {self.load.pid}; SLIs recorded")
 
@@ -253,22 +180,22 @@ class ProductionMonitoring:
                       f"{incident.description}. Watch {incident.alert} (severity page) fire in Prometheus, "
                       f"reach the webhook, and resolve after the fix ({incident.fix_text}).",
                       f"curl {mon.prometheus_url}/api/v1/alerts"):
-            if not wait_quiet(mon.api, self.args.detect_timeout):  # each detection time is the incident's own
+            if not drill.wait_quiet(mon.api, self.args.detect_timeout):  # each detection time is the incident's own
                 run.warn("a page still fires before the injection (is the machine too busy for the 500 ms SLO?): "
                          "this detection time is not the incident's own")
             if load:
                 load.mark(f"{incident.name}: inject")
-            t = run_incident(incident, mon.api, mon.notifications, timeout_s=self.args.detect_timeout)
+            t = drill.run_incident(incident, mon.api, mon.notifications, timeout_s=self.args.detect_timeout)
             if load:
                 load.mark(f"{incident.name}: fixed")
             self.timings.append(t)
             run.verify(f"{name} detected: {incident.alert} page firing", t.firing_at is not None,
-                       observed=f"after {_s(t.detection_s)}", required=f"within {self.args.detect_timeout:.0f}s",
+                       observed=f"after {drill.seconds(t.detection_s)}", required=f"within {self.args.detect_timeout:.0f}s",
                        hint="read the SLI panel of the plot: did the ratio cross the page threshold?")
             run.result(t.notified_at is not None, f"notification ({t.notified_via or 'none'}) after "
-                                                  f"{_s(t.notification_s)}")
+                                                  f"{drill.seconds(t.notification_s)}")
             run.result(True, f"runbook {runbook}: {runbooks.first_step(self.settings.repo_root, runbook)}")
-            run.result(t.resolved_at is not None, f"fixed ({incident.fix_text}); resolved {_s(t.recovery_s)} later")
+            run.result(t.resolved_at is not None, f"fixed ({incident.fix_text}); resolved {drill.seconds(t.recovery_s)} later")
             run.section["incidents"] = [t.to_dict() for t in self.timings]
 
     def verify_drill(self) -> None:
@@ -277,14 +204,14 @@ class ProductionMonitoring:
             self.load.stop()
         self.drill_end = time.time()
         run.verify("every incident notified at the webhook", bool(timings) and all(t.notified_at for t in timings),
-                   observed=", ".join(f"{t.name}: {_s(t.notification_s)}" for t in timings),
+                   observed=", ".join(f"{t.name}: {drill.seconds(t.notification_s)}" for t in timings),
                    required="a firing notification through Alertmanager",
                    hint="is Alertmanager running? `amtool check-config deploy/alertmanager/alertmanager.yml`")
         run.verify("every incident recovered after the fix", bool(timings) and all(t.resolved_at for t in timings),
-                   observed=", ".join(f"{t.name}: {_s(t.recovery_s)}" for t in timings),
+                   observed=", ".join(f"{t.name}: {drill.seconds(t.recovery_s)}" for t in timings),
                    required=f"alert resolved within {timeout:.0f}s of the fix",
                    hint="the 30m window (30 s scaled) must drain: wait longer, or check the fix worked")
-        leaks = tickets_during_pages(self._mon().notifications, timings)
+        leaks = drill.tickets_during_pages(self._mon().notifications, timings)
         run.verify("no ticket delivered while its page fired", not leaks, observed=f"{len(leaks)} ticket(s)",
                    required="0 (inhibit_rules: a page inhibits the same SLO's ticket)",
                    hint="deploy/alertmanager/alertmanager.yml inhibit_rules: the equal labels must match")
@@ -298,9 +225,8 @@ class ProductionMonitoring:
                       'slo:period_error_budget_remaining:ratio{sloth_slo="requests-availability"}'):
             budgets = slo.error_budgets(self._mon().api, self.drill_end - self.drill_start, self.drill_end,
                                         run.impl.budget_remaining)
-            for name, b in budgets.items():
-                run.result(True, f"{name}: Sloth {_pct(b['sloth_remaining'])} left, drill events "
-                                 f"{_pct(b['drill_remaining'])} left ({b['bad_events']:,.0f} bad of {b['events']:,.0f})")
+            for name, budget in budgets.items():
+                run.result(True, slo.budget_line(name, budget))
             run.section["error_budget"] = budgets
 
     def plot(self) -> None:
@@ -317,12 +243,7 @@ class ProductionMonitoring:
                       "running-median baseline and a robust z-score (|z| > 4); the flags are compared with the "
                       "injected incidents (precision = flags that were real, recall = incidents flagged).",
                       f"curl '{mon.prometheus_url}/api/v1/query_range?query=...&step=1'"):
-            detections = []
-            for label, expr, direction in anomaly.LAB_SERIES:
-                t, v = mon.api.query_range(expr, self.drill_start - 10, self.drill_end, 1.0)
-                if len(t) >= anomaly.MIN_POINTS:
-                    detections.append(anomaly.detect(zip(t.tolist(), v.tolist(), strict=True), name=label,
-                                                     direction=direction, trend_s=60.0, step_s=1.0))
+            detections = anomaly.detect_lab_series(mon.api.query_range, self.drill_start - 10, self.drill_end)
             spans = [(t.injected_at, t.fixed_at or t.injected_at) for t in self.timings]
             ev = anomaly.score_against(detections, spans)
             run.result(True, f"precision {ev.precision:.2f}, recall {ev.recall:.2f} "
@@ -341,26 +262,19 @@ class ProductionMonitoring:
                       "base) calibrated on the RSS of fresh Milvus Lite servers at 5k-20k rows, tested on 40k. "
                       "QPS: a Locust step test (closed loop, more users each step) finds where p95 passes 500 ms.",
                       "python benchmarks/capacity_calibration.py"):
-            cal = capacity.calibrate(sizes=(5_000, 10_000, 20_000, 40_000), dim=V1.dataset.dim, index=V1.index)
-            steps = capacity.run_step_test(
-                self.target.live_url(), (2, 4, 8, 16), 8.0, self.settings.path("load", "06-steps"),
-                slo=capacity.Slo(p95_ms=500.0),
-                env={"MILVUS_LAB_DATASET_DIR": str(datasets.dataset_dir(self.settings, V1.dataset.name))})
-            plan = capacity.plan_capacity(int(args.plan_vectors), V1.dataset.dim, args.plan_qps, cal.model,
-                                          steps.result.sustainable_qps / V1.replicas, V1.dataset.n, V1.index)
-            run.verify("capacity model within 15% on the held-out size", cal.held_out_error_pct <= 15.0,
-                       observed=f"{cal.held_out_error_pct:.1f}%", required="<= 15%",
+            cap = capacity_plan.measure_and_plan(self.target.live_url(), self.settings, V1,
+                                                 int(args.plan_vectors), args.plan_qps)
+            held_out = cap.calibration.held_out_error_pct
+            run.verify("capacity model within 15% on the held-out size", held_out <= 15.0,
+                       observed=f"{held_out:.1f}%", required="<= 15%",
                        hint="read the fit plot: is the held-out point far off the line? re-run on a quieter machine")
-            run.result(True, f"{steps.result.sustainable_qps:.0f} QPS within the SLO on {V1.replicas} replicas "
-                             f"(broke at {steps.result.breaking_users or '-'} users: {steps.result.reason or 'never'})")
-            run.result(True, f"{plan.n_vectors:,} vectors at {plan.target_qps:g} QPS: {plan.replicas} replicas x "
-                             f"{plan.memory_per_replica_bytes / 1024**3:.1f} GiB = {plan.total_memory_bytes / 1024**3:.1f} GiB")
-            for line in plan.assumptions:
+            for line in cap.lines():
+                run.result(True, line)
+            for line in cap.plan.assumptions:
                 run.info(line)
-            png = capacity.plot_calibration(cal, self.settings.path("reports", "06_capacity_fit.png"))
-            run.artifact(png, "memory sizing model vs measured Milvus RSS (held-out error)")
-            run.section["capacity"] = {"calibration": cal.summary(), "step_test": steps.summary(),
-                                       "plan": plan.summary()}
+            run.artifact(cap.plot(self.settings.path("reports", "06_capacity_fit.png")),
+                         "memory sizing model vs measured Milvus RSS (held-out error)")
+            run.section["capacity"] = cap.section()
 
     def backup_restore(self) -> None:
         run = self.run
@@ -372,21 +286,10 @@ class ProductionMonitoring:
                       f"rows, content checksum and probe searches, point '{ALIAS}' at it. RPO = what the restore "
                       "lost; RTO = drop -> alias serves the verified restore.",
                       "python -m milvus_lab.monitoring.backup (pymilvus query_iterator -> pyarrow.parquet)"):
-            ds = datasets.ensure_dataset(self.settings, V1.dataset)
-            client = connect(self.target.ensure_milvus(), timeout=120)
-            try:
-                dr = backup.run_drill(client, ALIAS, self.settings.path("backups", "06"), restored_name=V1.collection,
-                                      probe_queries=ds.queries[:20], k=10, search_params=dict(V1.index.search),
-                                      after_backup=backup.late_writes(ds.rows(0, 200)))
-            finally:
-                client.close()
-            c = dr.check
-            run.verify("restore verified (rows, checksum, searches)", dr.ok,
-                       observed=f"{c.rows:,}/{c.expected_rows:,} rows, checksum {'ok' if c.checksum_ok else 'DIFFERS'}, "
-                                f"{c.identical_queries}/{c.queries} identical searches",
+            dr = restore_drill.run(self.target, self.settings, V1, ALIAS)
+            run.verify("restore verified (rows, checksum, searches)", dr.ok, observed=restore_drill.observed(dr),
                        required="all equal", hint="read the manifest in .milvus-lab/backups/06/manifest.json")
-            run.result(True, f"RPO {dr.rpo.seconds:.1f}s / {dr.rpo.rows_lost} rows; RTO {dr.rto_s:.1f}s "
-                             f"(backup {dr.backup_s:.1f}s, {dr.manifest.bytes / 1e6:.1f} MB)")
+            run.result(True, restore_drill.timing(dr))
             run.section["backup"] = dr.summary()
 
     def health(self) -> None:
@@ -413,14 +316,6 @@ def lesson(run: LabRun) -> None:
         run_steps(run, ProductionMonitoring(run).steps())
 
 
-def _s(value: float | None) -> str:
-    return "-" if value is None else f"{value:.1f}s"
-
-
-def _pct(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.1%}"
-
-
 # %% [markdown]
 # ## Dry run and cleanup
 
@@ -437,8 +332,7 @@ def plan(run: LabRun) -> None:
             run.info(line)
         scaled = slo.write_scaled(run.settings.repo_root / stack.RULES_DIR,
                                   run.settings.state_dir / "monitoring" / "dry-run-rules", run.args.scale)
-        proc = subprocess.run([tools.require("promtool"), "check", "rules", *map(str, scaled)],
-                              capture_output=True, text=True, timeout=120, check=False)
+        proc = tools.check_rules(scaled)
         run.verify("scaled rules pass promtool", proc.returncode == 0, observed=f"{len(scaled)} files",
                    required="promtool check rules exit 0", hint=proc.stdout[-300:] + proc.stderr[-300:])
 
@@ -462,69 +356,62 @@ def main(argv: list[str] | None = None) -> int:
 # the cells below run the lesson one step at a time with the default flags.
 
 # %%
-run = notebook_run(SPEC, add_arguments)  # None outside Jupyter
+run = labkit.notebook_run(SPEC, add_arguments)  # None outside Jupyter
 if run:
     check_arguments(run.args)
 lab = ProductionMonitoring(run) if run else None
 
-# %%
-if lab:
-    lab.slos_as_code()
+
+def cell(step: Callable[[ProductionMonitoring], None]) -> None:
+    """One lesson step in this notebook cell (nothing outside Jupyter)."""
+    if lab:
+        step(lab)
+
 
 # %%
-if lab:
-    lab.service_is_live()
+cell(ProductionMonitoring.slos_as_code)
 
 # %%
-if lab:
-    lab.start_monitoring()
+cell(ProductionMonitoring.service_is_live)
 
 # %%
-if lab:
-    lab.start_load()
+cell(ProductionMonitoring.start_monitoring)
 
 # %%
-if lab:
-    lab.incident("errors")
+cell(ProductionMonitoring.start_load)
 
 # %%
-if lab:
-    lab.incident("latency")
+cell(lambda lab: lab.incident("errors"))
 
 # %%
-if lab:
-    lab.incident("milvus")
+cell(lambda lab: lab.incident("latency"))
 
 # %%
-if lab:
-    lab.verify_drill()
+cell(lambda lab: lab.incident("milvus"))
 
 # %%
-if lab:
-    lab.error_budget()
+cell(ProductionMonitoring.verify_drill)
 
 # %%
-if lab:
-    lab.plot()
+cell(ProductionMonitoring.error_budget)
 
 # %%
-if lab:
-    lab.anomalies()
+cell(ProductionMonitoring.plot)
 
 # %%
-if lab:
-    lab.capacity()
+cell(ProductionMonitoring.anomalies)
 
 # %%
-if lab:
-    lab.backup_restore()
+cell(ProductionMonitoring.capacity)
 
 # %%
-if lab:
-    lab.health()
+cell(ProductionMonitoring.backup_restore)
+
+# %%
+cell(ProductionMonitoring.health)
 
 # %%
 if run:
-    notebook_finish(run)
+    labkit.notebook_finish(run)
 elif __name__ == "__main__":
     sys.exit(main())

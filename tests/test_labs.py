@@ -117,19 +117,6 @@ def test_lab03_plain_drill_on_the_standalone_engine(tmp_path: Path) -> None:
         stop_standalone_home(settings)
     assert "Traceback" not in result.output, result.output[-3000:]
     assert settings.path("logs", "milvus-standalone.log").is_file(), "the standalone engine did not run"
-    if result.code == 1 and _only_empty_filtered_hits(result.report):
-        # Known defect (issue 10, open): on Milvus 2.3.5 about 0.3% of the searches (all
-        # filtered, all on the HNSW v2 collection after the alias moved) come back with no hits;
-        # the same drill on Milvus Lite has none. Anything else failing still fails this test.
-        pytest.xfail(f"Milvus 2.3.5: {result.report['section']['load']['failures']} filtered searches "
-                     "with empty hits on v2 (known defect, issue 10)")
     assert result.code == plain.exit_code, result.output[-4000:]
     check_report(spec, plain, result.report)
 
-
-def _only_empty_filtered_hits(report: dict) -> bool:
-    """The run failed only on '0 failed requests', every failure an empty result, under 1%."""
-    failed = [v["name"] for v in report.get("verifications", []) if v["passed"] is False]
-    load = report.get("section", {}).get("load", {})
-    return (failed == ["0 failed requests"] and set(load.get("errors", {})) == {"empty hits"}
-            and load.get("failure_ratio", 1.0) < 0.01)

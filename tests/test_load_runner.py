@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from milvus_lab.errors import PrerequisiteError
+from milvus_lab.errors import PrerequisiteError, VerificationFailed
 from milvus_lab.load import LoadResult, live_panel, plot_timeline, start_locust
 from milvus_lab.load.timeline import read_timeline
 from milvus_lab.testing.load_fixtures import (
@@ -158,6 +158,19 @@ def test_live_panel_shows_versions_and_keeps_other_output(
         console.print("switching the selector")
     text = console.export_text()
     assert "switching the selector" in text and "green/v2" in text and "answered by" in text
+
+
+def test_wait_for_answers_counts_answers_after_a_moment_and_stops_when_locust_is_gone(
+        api: StubApi, workdir: Path, dataset: Path) -> None:
+    run = start_locust(SEARCH_API, api.url, users=2, spawn_rate=2, run_time_s=None,
+                       out_dir=workdir / "answers", env=_env(dataset))
+    with run:
+        since = time.time()
+        seen = run.wait_for_answers(since, n=10, timeout_s=120)  # evidence, however slow the machine
+        assert seen >= 10
+        assert run.result().window(since, time.time() + 1, "after").requests >= seen
+    with pytest.raises(VerificationFailed, match="Locust exited"):  # at once, not after the timeout
+        run.wait_for_answers(time.time() + 1, n=10, timeout_s=120)
 
 
 def test_unexpected_version_is_a_failure(api: StubApi, workdir: Path, dataset: Path) -> None:

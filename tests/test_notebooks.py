@@ -50,5 +50,6 @@ def test_notebook_runs_on_local_target(notebook: Path, tmp_path: Path, monkeypat
     outputs = "".join(o.get("text", "") + o.get("data", {}).get("text/plain", "")
                       for c in nb.cells for o in c.get("outputs", []))
     assert "Report:" in outputs, "the lesson did not reach its report"
+    assert "Step 2:" in outputs, "the notebook's cells ran no lesson steps"
     assert not any(o.get("output_type") == "error" for c in nb.cells for o in c.get("outputs", []))
     assert os.environ["MILVUS_LAB_HOME"] == lab_env(settings)["MILVUS_LAB_HOME"]

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from types import ModuleType
+from typing import Generic, TypeVar
 
 from rich.markup import escape
 
@@ -35,6 +36,7 @@ from milvus_lab.targets.capabilities import missing, refuse
 from milvus_lab.verification import Verification
 
 IMPLS = ("solutions", "labs")
+L = TypeVar("L")
 
 
 @dataclass(frozen=True)
@@ -410,6 +412,50 @@ def notebook_run(spec: LabSpec, add_arguments: Callable[[argparse.ArgumentParser
     run.on_exit(run.target.teardown)
     run.section["started_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     return run
+
+
+class NotebookSteps(Generic[L]):
+    """A lesson's steps for notebook cells: `steps.gate()` runs that step in Jupyter.
+
+    One cell per step keeps a notebook a lesson a learner steps through. Once the run
+    failed (a gate said no) the remaining cells do nothing, as `run_steps` skips the rest;
+    outside Jupyter (no run: the script runs `main()`) every cell does nothing. `run`,
+    `in_jupyter` and `finish` are its own names; any other attribute is a lesson step.
+    """
+
+    def __init__(self, run: LabRun | None, lesson: Callable[[LabRun], L]) -> None:
+        self.run = run
+        self.lesson: L | None = lesson(run) if run is not None else None
+
+    @property
+    def in_jupyter(self) -> bool:
+        return self.run is not None
+
+    def finish(self) -> int:
+        """The last cell: cleanup, the verification table and the report (`notebook_finish`)."""
+        if self.run is None:
+            raise RuntimeError("no notebook run: outside Jupyter the script runs main()")
+        return notebook_finish(self.run)
+
+    def __getattr__(self, name: str) -> Callable[[], None]:
+        if name.startswith("_"):  # copy, pickle and IPython's display probe dunders: not steps
+            raise AttributeError(name)
+        run, lesson = self.run, self.lesson
+        if run is None or lesson is None:
+            return lambda: None
+        step: Callable[[], None] = getattr(lesson, name)
+
+        def cell() -> None:
+            if not run.stopped:
+                step()
+        return cell
+
+
+def notebook_lesson(spec: LabSpec, lesson: Callable[[LabRun], L],
+                    add_arguments: Callable[[argparse.ArgumentParser], None] | None = None,
+                    argv: list[str] | None = None) -> NotebookSteps[L]:
+    """`notebook_run` plus the lesson's steps, one per cell (see `NotebookSteps`)."""
+    return NotebookSteps(notebook_run(spec, add_arguments, argv), lesson)
 
 
 def notebook_finish(run: LabRun) -> int:

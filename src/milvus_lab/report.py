@@ -130,9 +130,34 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+@dataclass
+class LiveHost:
+    """The live panel on screen: rich shows one Live at a time, so bars opened meanwhile join it."""
+
+    bars: list[Progress] = field(default_factory=list)
+
+
+_live_host: LiveHost | None = None
+
+
+@contextmanager
+def hosting_progress() -> Iterator[LiveHost]:
+    """Held by a live panel while it is on screen; `progress_bars` then draws inside it."""
+    global _live_host
+    previous, _live_host = _live_host, LiveHost()
+    try:
+        yield _live_host
+    finally:
+        _live_host = previous
+
+
 @contextmanager
 def progress_bars() -> Iterator[OnProgress]:
-    """Draw the `ProgressUpdate`s of low layers as rich bars, one per task (the one style)."""
+    """Draw the `ProgressUpdate`s of low layers as rich bars, one per task (the one style).
+
+    While a live panel is on screen (`hosting_progress`) the bars are drawn inside it, and
+    their final state is printed above it when the work ends, as a standalone bar would leave it.
+    """
     bars = Progress(TextColumn("  {task.description}"), BarColumn(), MofNCompleteColumn(),
                     TimeElapsedColumn(), console=console, transient=False)
     tasks: dict[str, TaskID] = {}
@@ -143,8 +168,18 @@ def progress_bars() -> Iterator[OnProgress]:
             tasks[update.task] = bars.add_task(description, total=update.total)
         bars.update(tasks[update.task], completed=update.done, total=update.total, description=description)
 
-    with bars:
+    host = _live_host
+    if host is None:
+        with bars:
+            yield draw
+        return
+    host.bars.append(bars)
+    try:
         yield draw
+    finally:
+        host.bars.remove(bars)
+        if tasks:
+            console.print(bars.get_renderable())
 
 
 def jsonable(value: Any) -> Any:

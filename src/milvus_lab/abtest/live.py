@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from milvus_lab.abtest import setup
 from milvus_lab.abtest.arms import Arm, split
 from milvus_lab.abtest.monitor import Monitor, Tick
 from milvus_lab.abtest.records import RECORDS_ENV, RecordReader
+from milvus_lab.abtest.state import State
+from milvus_lab.labkit import LabRun
 from milvus_lab.load import LocustRun, locustfile, start_locust
 from milvus_lab.milvus import datasets
 from milvus_lab.settings import Settings
@@ -52,3 +56,38 @@ def progress_line(tick: Tick, started: float) -> str:
     what = f"B-A {pr.diff:+.3f}, always-valid p {pr.always_valid_p:.3f}" if pr else "warming up"
     return (f"{tick.t - started:5.1f}s  A {tick.n_a:4d}  B {tick.n_b:4d}  {what}  "
             f"SRM p {tick.srm_p:.2g}  p95 {tick.p95_a:.0f}/{tick.p95_b:.0f} ms")
+
+
+@dataclass(frozen=True)
+class Traffic:
+    """Where the run's request log is, and when the traffic started (wall clock)."""
+
+    records_file: Path
+    started: float
+
+
+def run_experiment(run: LabRun, st: State, limit_s: float, tick_s: float = 0.5) -> Traffic:
+    """Locust on the live route, watched every `tick_s` by `st.monitor` until it says stop, the
+    load dies or `limit_s` pass; a progress line every 3 s. Fills `st.last` and `st.records`."""
+    assert st.plan is not None and st.experiment is not None and st.stage is not None
+    args = run.args
+    load, records_file = start_load(run.settings, run.target.live_url(), setup.DATASET.name,
+                                    args.users, args.user_rps, run.settings.path("load", "04"))
+    run.on_exit(load.stop)
+    reader = RecordReader(records_file)
+    st.monitor = Monitor(st.design, st.plan.n_max_per_arm)
+    started = time.time()
+    shown = [0.0]
+
+    def show(tick: Tick, _arms: object) -> None:
+        if tick.t - shown[0] >= 3 or tick.stop:
+            shown[0] = tick.t
+            run.info(progress_line(tick, started))
+
+    try:
+        st.last = watch(reader, st.monitor, st.stage.dataset.ground_truth, st.experiment.variants,
+                        max_seconds=limit_s, tick_s=tick_s, on_tick=show, alive=lambda: load.running)
+    finally:
+        load.stop()
+    st.records = reader.poll()
+    return Traffic(records_file, started)

@@ -103,6 +103,12 @@ class AnalysisRun:
         return rows
 
 
+    def summary(self, policy: AnalysisPolicy, rows: list[dict[str, object]]) -> dict[str, object]:
+        """The report's `analysis` entry: the decision, the policy, the measurement rows."""
+        return {"decision": self.decision.action, "reason": self.decision.reason,
+                "policy": vars(policy), "measurements": rows}
+
+
 def _ms(value: float | None) -> float | None:
     return None if value is None else round(value, 1)
 

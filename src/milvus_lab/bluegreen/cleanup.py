@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from milvus_lab.labkit import LabRun
 from milvus_lab.milvus import collections
 from milvus_lab.milvus.client import connect
 from milvus_lab.releases import ALIAS, V1, V2
@@ -26,3 +27,15 @@ def drop_lab_data(uri: str) -> list[str]:
     finally:
         client.close()
     return dropped
+
+
+def clean_up(run: LabRun) -> None:
+    """`--cleanup`: processes (or kube objects by label), then the alias, then the collections."""
+    with run.step("Clean up", "Processes (or kube objects by label), then the alias, then the collections.",
+                  f"client.drop_alias('{ALIAS}'); client.drop_collection('{V2.collection}')"):
+        run.target.cleanup()
+        try:
+            dropped = drop_lab_data(run.target.ensure_milvus())
+        finally:
+            run.target.teardown()
+        run.result(True, f"removed: {', '.join(dropped) or 'nothing left'}")

@@ -13,12 +13,14 @@ from dataclasses import dataclass
 
 from pymilvus import MilvusClient
 
+from milvus_lab.app import client as api
 from milvus_lab.bluegreen import faults
 from milvus_lab.load import locustfile, start_locust
 from milvus_lab.load.runner import LocustRun
 from milvus_lab.milvus import collections, datasets
 from milvus_lab.milvus.client import connect
 from milvus_lab.milvus.collections import CollectionStatus
+from milvus_lab.progress import OnProgress, ignore
 from milvus_lab.releases import ALIAS, V1, V2
 from milvus_lab.settings import Settings
 from milvus_lab.targets import Target
@@ -44,7 +46,8 @@ def start_load(settings: Settings, url: str, users: int, user_rps: float) -> Loc
     )
 
 
-def build_candidate(settings: Settings, target: Target, name: str, faulty: bool, rebuild: bool) -> CollectionStatus:
+def build_candidate(settings: Settings, target: Target, name: str, faulty: bool, rebuild: bool,
+                    on_progress: OnProgress = ignore) -> CollectionStatus:
     """The v2 collection (misaligned on purpose with `faulty`), reused when complete.
 
     Nobody reads the candidate until the alias moves, so a half-built one from an
@@ -54,7 +57,19 @@ def build_candidate(settings: Settings, target: Target, name: str, faulty: bool,
     with milvus(target) as client:
         serving = collections.alias_target(client, ALIAS) == name
         return collections.ensure_collection(client, name, faults.misaligned(ds) if faulty else ds, V2.index,
-                                             rebuild=rebuild or faulty or not serving)
+                                             rebuild=rebuild or faulty or not serving, on_progress=on_progress)
+
+
+def reject_candidate(target: Target, name: str) -> str | None:
+    """Drop a candidate the gate stopped; return what the alias serves (still v1: users never saw it).
+
+    `collections.drop_collection` refuses a collection behind an alias, so this can never
+    take away what users are reading.
+    """
+    with milvus(target) as client:
+        collections.drop_collection(client, name)
+        return collections.alias_target(client, ALIAS)
+
 
 
 @dataclass(frozen=True)
@@ -69,6 +84,12 @@ class Restored:
     def complete(self) -> bool:
         return self.alias == V1.collection and self.live == [V1.slot]
 
+    def report(self, reason: str, completed_at: float, switched_at: float | None) -> dict[str, object]:
+        """The report's `rollback` entry; `since_switch_s` is what the 10 s verdict reads."""
+        since = round(completed_at - switched_at, 2) if switched_at is not None else None
+        return {"reason": reason, "took_s": round(self.took_s, 4), "completed_at": completed_at,
+                "since_switch_s": since}
+
 
 def restore_blue(target: Target) -> Restored:
     """Router back to blue, then the alias back to v1: both still warm, both atomic."""
@@ -80,12 +101,28 @@ def restore_blue(target: Target) -> Restored:
     return Restored(time.perf_counter() - t0, alias, target.live_slots())
 
 
-def wait_for_answers(load: LocustRun, since: float, n: int = 20, timeout_s: float = 30.0) -> int:
-    """Wait until the load test recorded `n` answers after `since` (evidence, not a fixed
-    sleep: a busy laptop answers fewer per second); returns how many it saw."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        seen = load.result().window(since, time.time() + 1, "since").requests
-        if seen >= n or time.monotonic() > deadline or not load.running:
-            return seen
-        time.sleep(0.25)
+@dataclass(frozen=True)
+class Preview:
+    """Green's replicas, ready, and a smoke test through the preview route (not live traffic)."""
+
+    urls: list[str]
+    smoke: api.Sample
+
+    @property
+    def ok(self) -> bool:
+        return self.smoke.failed == 0 and set(self.smoke.served_by) == {f"{V2.slot}/{V2.version}"}
+
+
+def deploy_green(settings: Settings, target: Target, fault_rate: float) -> Preview:
+    """Start v2's replicas next to blue (ready by /readyz), point the preview route at them, smoke-test."""
+    urls = target.deploy(V2.api_config(target.api_milvus_uri(), fault_rate), V2.replicas)
+    target.set_preview(V2.slot)
+    return Preview(urls, api.sample(target.preview_url(), datasets.ensure_dataset(settings, V2.dataset), n=20))
+
+
+def switch_live(target: Target, load: LocustRun) -> tuple[float, float]:
+    """Route all live traffic to green in one change; return (when, marked on the load; seconds it took)."""
+    t0 = time.perf_counter()
+    target.route({V2.slot: 100})
+    switched_at = load.mark(f"router → {V2.slot}").t
+    return switched_at, time.perf_counter() - t0

@@ -21,6 +21,7 @@ from rich.table import Table
 from rich.text import Text
 
 from milvus_lab.load.result import LiveStats
+from milvus_lab.report import hosting_progress
 
 BAR_WIDTH = 30
 _STYLES = ("cyan", "green", "magenta", "yellow", "blue", "bright_cyan", "bright_green")
@@ -71,16 +72,18 @@ def live_panel(
     refresh_per_second: float = 2.0,
     transient: bool = False,
 ) -> Iterator[Live]:
-    """Show `run`'s live stats until the block ends; other console output prints above it."""
+    """Show `run`'s live stats until the block ends; other console output prints above it,
+    progress bars (`milvus_lab.report.progress_bars`) inside it."""
     if console is None:
         from milvus_lab.report import console as shared_console
 
         console = shared_console
-    render: Callable[[], RenderableType] = lambda: _safe_render(run, title)  # noqa: E731
-    live = Live(get_renderable=render, console=console, refresh_per_second=refresh_per_second,
-                transient=transient, redirect_stdout=True, redirect_stderr=True)
-    with live:
-        yield live
+    with hosting_progress() as host:  # progress bars opened meanwhile are drawn inside this panel
+        render: Callable[[], RenderableType] = lambda: Group(_safe_render(run, title), *host.bars)  # noqa: E731
+        live = Live(get_renderable=render, console=console, refresh_per_second=refresh_per_second,
+                    transient=transient, redirect_stdout=True, redirect_stderr=True)
+        with live:
+            yield live
 
 
 def _safe_render(run: _Snapshotting, title: str) -> RenderableType:

@@ -223,6 +223,11 @@ class LoadResult:
             "files": {k: str(v) for k, v in self.files.__dict__.items()},
         }
 
+    def report_summary(self) -> dict[str, Any]:
+        """`summary()` without the per-second history: what a lab report keeps of a load run
+        (the history is in the timeline file and the plot)."""
+        return {k: v for k, v in self.summary().items() if k != "history"}
+
 
 def read_locust_totals(path: Path) -> dict[str, int]:
     """Locust's own request/failure totals from its --json-file (empty if absent)."""

@@ -31,7 +31,7 @@ from pathlib import Path
 from types import TracebackType
 from urllib.parse import urlparse
 
-from milvus_lab.errors import PrerequisiteError
+from milvus_lab.errors import PrerequisiteError, VerificationFailed
 from milvus_lab.load.result import LiveStats, LoadFiles, LoadResult, Mark
 from milvus_lab.load.timeline import TIMELINE_ENV, TimelineReader
 from milvus_lab.polling import poll_until
@@ -126,6 +126,25 @@ class LocustRun:
             exc.message += f". Last log lines ({self.files.log}):\n{_tail(self.files.log)}"
             raise
         time.sleep(seconds)
+
+    def wait_for_answers(self, since: float, n: int = 20, timeout_s: float = 30.0) -> int:
+        """Wait until this run recorded `n` answers after wall-clock `since`; return how many.
+
+        Evidence instead of a fixed sleep (a busy laptop answers fewer per second): after a
+        traffic switch, answers after `since` prove users are served by the new route, and
+        requests in flight before it have drained. Raises `VerificationFailed` when Locust
+        exits or the answers do not come within `timeout_s`.
+        """
+        def answered() -> int:
+            seen = self.result().window(since, time.time() + 1, "since").requests
+            return seen if seen >= n else 0
+
+        return poll_until(answered, timeout=timeout_s, interval=0.25, error=VerificationFailed,
+                          what=f"{n} answered searches after the last change",
+                          failed=lambda: None if self.running else "Locust exited",
+                          timeout_message=f"users got fewer than {n} answers in {timeout_s:g}s "
+                                          "after the last change",
+                          fix=f"read {self.files.log} and the API's logs: is the live route answering?")
 
     def snapshot(self, window_s: int = 3) -> LiveStats:
         """The latest per-second stats, read by tailing the timeline (cheap; thread-safe)."""

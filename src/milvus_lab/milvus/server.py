@@ -97,7 +97,9 @@ def _pids_with_open_file(path: Path) -> str | None:
     return f"pid {', '.join(found)}" if found else None
 
 
-_STARTED_HERE: set[int] = set()  # pids of the servers this process started
+# pids of the Milvus servers this process started or reused: if one of them dies, the run lost
+# a dependency (exit 1); a dead pid from an earlier, killed run is only a leftover
+RELIED_ON: set[int] = set()
 
 
 class DependencyLost(VerificationFailed):
@@ -110,11 +112,11 @@ class DependencyLost(VerificationFailed):
         self.detected_at = detected_at
 
     @classmethod
-    def milvus(cls, settings: Settings, rec: processes.ProcessRecord) -> DependencyLost:
+    def milvus(cls, rec: processes.ProcessRecord, engine: str = "Milvus Lite") -> DependencyLost:
         now = time.time()
         started = time.strftime("%H:%M:%S", time.localtime(rec.started))
         return cls(
-            f"Milvus Lite (pid {rec.pid}, started {started}) was lost mid-run; noticed at "
+            f"{engine} (pid {rec.pid}, started {started}) was lost mid-run; noticed at "
             f"{time.strftime('%H:%M:%S', time.localtime(now))}. Last log lines ({rec.log}):\n"
             f"{processes.log_tail(rec.log, 5)}",
             fix="`milvus-lab down` then run the lab again: it restarts Milvus on the kept data and "
@@ -137,8 +139,8 @@ def ensure_server(settings: Settings, timeout: float = 60.0) -> MilvusEndpoint:
     port = settings.milvus_port
     rec = processes.read_record(settings, SERVER_NAME)
     if rec is not None and not rec.alive():
-        if rec.pid in _STARTED_HERE:  # we started it in this run and it died under us
-            raise DependencyLost.milvus(settings, rec)
+        if rec.pid in RELIED_ON:  # this run used it and it died under us
+            raise DependencyLost.milvus(rec)
         # a record left by an earlier run that was killed: nothing runs, the data is kept
         processes.record_path(settings, SERVER_NAME).unlink(missing_ok=True)
         rec = None
@@ -149,6 +151,7 @@ def ensure_server(settings: Settings, timeout: float = 60.0) -> MilvusEndpoint:
                 fix=f"`milvus-lab down` first, or set MILVUS_LAB_MILVUS_PORT={rec.port}",
             )
         processes.wait_until(rec, lambda: answers(settings.milvus_uri), timeout, "Milvus Lite")
+        RELIED_ON.add(rec.pid)
         return MilvusEndpoint(settings.milvus_uri, rec.pid, False, data_dir(settings))
 
     if processes.port_in_use(port):
@@ -167,7 +170,7 @@ def ensure_server(settings: Settings, timeout: float = 60.0) -> MilvusEndpoint:
                 "or point MILVUS_LAB_HOME at another checkout",
         )
     rec = processes.start_process(settings, SERVER_NAME, server_argv(settings), port)
-    _STARTED_HERE.add(rec.pid)
+    RELIED_ON.add(rec.pid)
     processes.wait_until(rec, lambda: answers(settings.milvus_uri), timeout, "Milvus Lite")
     return MilvusEndpoint(settings.milvus_uri, rec.pid, True, ddir)
 

@@ -36,7 +36,7 @@ from milvus_lab import processes
 from milvus_lab.errors import PrerequisiteError
 from milvus_lab.milvus.certs import SERVER_NAME, ensure_tls_files
 from milvus_lab.milvus.client import TlsClient, connect, remember
-from milvus_lab.milvus.server import MilvusEndpoint, _data_dir_holder
+from milvus_lab.milvus.server import RELIED_ON, DependencyLost, MilvusEndpoint, _data_dir_holder
 from milvus_lab.secrets import read_or_create_password, secrets_dir
 from milvus_lab.settings import Settings
 
@@ -314,6 +314,8 @@ def ensure_standalone(settings: Settings, timeout: float = 240.0) -> MilvusEndpo
     rec = processes.read_record(settings, NAME)
     if rec is not None:
         if not rec.alive():
+            if rec.pid in RELIED_ON:  # this run used it and it died under us: the run failed (exit 1)
+                raise DependencyLost.milvus(rec, "Milvus standalone")
             raise PrerequisiteError(
                 f"stale pid file {processes.record_path(settings, NAME)}: Milvus standalone "
                 f"(pid {rec.pid}) is no longer running. Last log lines ({rec.log}):\n"
@@ -332,6 +334,7 @@ def ensure_standalone(settings: Settings, timeout: float = 240.0) -> MilvusEndpo
         ep = endpoint(settings, rec.pid, False)
         processes.wait_until(rec, lambda: healthy(ports.metrics), timeout, "Milvus standalone")
         _ready(settings, ep, rec, timeout)
+        RELIED_ON.add(rec.pid)
         return ep
 
     busy = {name: p for name, p in ports.named().items() if processes.port_in_use(p)}
@@ -369,6 +372,7 @@ def ensure_standalone(settings: Settings, timeout: float = 240.0) -> MilvusEndpo
     except BaseException:
         stop_standalone(settings)  # a half-started binary is never left behind
         raise
+    RELIED_ON.add(rec.pid)
     return ep
 
 
@@ -382,6 +386,8 @@ def _ready(settings: Settings, ep: MilvusEndpoint, rec: processes.ProcessRecord,
     last = ""
     while time.monotonic() < deadline:
         if not rec.alive():
+            if rec.pid in RELIED_ON:  # this run used it and it died under us: the run failed (exit 1)
+                raise DependencyLost.milvus(rec, "Milvus standalone")
             raise PrerequisiteError(
                 f"Milvus standalone exited during start-up. Last log lines ({rec.log}):\n"
                 f"{processes.log_tail(rec.log)}",

@@ -354,3 +354,19 @@ def plot_detections(detections: Sequence[Detection], incidents: Sequence[Interva
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+#: Prometheus's range query: (expr, start, end, step) -> (times, values)
+QueryRange = Callable[[str, float, float, float], tuple[np.ndarray, np.ndarray]]
+
+
+def detect_lab_series(query_range: QueryRange, start: float, end: float) -> list[Detection]:
+    """Score each of `LAB_SERIES` read back from Prometheus (1 s steps, 60 s running-median
+    trend); a series with too few points is skipped rather than scored on noise."""
+    detections = []
+    for label, expr, direction in LAB_SERIES:
+        t, v = query_range(expr, start, end, 1.0)
+        if len(t) >= MIN_POINTS:
+            detections.append(detect(zip(t.tolist(), v.tolist(), strict=True), name=label,
+                                     direction=direction, trend_s=60.0, step_s=1.0))
+    return detections

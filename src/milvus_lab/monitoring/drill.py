@@ -146,3 +146,8 @@ def tickets_during_pages(path: Path, timings: list[IncidentTiming], margin_s: fl
                     and t.notified_at + margin_s < n.received_at < t.resolved_at - margin_s):
                 leaks.append(f"{n.alertname} at {n.received_at:.0f}")
     return leaks
+
+
+def seconds(value: float | None) -> str:
+    """A stage's duration for the console: "-" when it never happened."""
+    return "-" if value is None else f"{value:.1f}s"

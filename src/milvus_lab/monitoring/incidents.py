@@ -127,3 +127,10 @@ def by_name(name: str, target: Target, live_slot: str, collection: str, dim: int
     if name == "milvus":
         return milvus_lost(target, collection, dim)
     raise ValueError(f"unknown incident {name!r}; choose from {', '.join(NAMES)}")
+
+
+def deploy_standby(target: Target, good: ApiConfig) -> None:
+    """Both faulty builds running (one replica each) but with no traffic: injecting an
+    incident is then only a route change, as a bad rollout is in production."""
+    for cfg in bad_releases(good, error_rate=0.5, latency_s=1.0, latency_rate=0.6):
+        target.deploy(cfg, 1)

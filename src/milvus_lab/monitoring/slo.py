@@ -221,3 +221,12 @@ def error_budgets(api: PromApi, window_s: float, at: float,
         out[slo_name] = {"sloth_remaining": sloth_left, "drill_remaining": budget_remaining(OBJECTIVES[alert], bad, total),
                          "bad_events": bad, "events": total}
     return out
+
+
+def budget_line(name: str, budget: dict[str, float | None]) -> str:
+    """One SLO's budget for the console: Sloth's view next to the drill's events."""
+    def pct(value: float | None) -> str:
+        return "n/a" if value is None else f"{value:.1%}"
+
+    return (f"{name}: Sloth {pct(budget['sloth_remaining'])} left, drill events "
+            f"{pct(budget['drill_remaining'])} left ({budget['bad_events']:,.0f} bad of {budget['events']:,.0f})")

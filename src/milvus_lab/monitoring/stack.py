@@ -9,6 +9,7 @@ from pathlib import Path
 from milvus_lab import processes
 from milvus_lab.monitoring import alertmanager, prometheus, slo, webhook
 from milvus_lab.monitoring.promapi import PromApi
+from milvus_lab.polling import poll_until
 from milvus_lab.settings import Settings
 
 RULES_DIR = Path("deploy/prometheus/rules")
@@ -50,3 +51,19 @@ def stop_stack(settings: Settings) -> list[str]:
         if stop(settings):
             stopped.append(name)
     return stopped
+
+
+def wait_for_api_targets(mon: MonitoringStack, count: int, timeout: float = 60.0) -> None:
+    """Until Prometheus scrapes `count` search-API replicas as up: an SLI computed over fewer
+    replicas would hide the incidents on the missing ones."""
+    poll_until(lambda: mon.api.targets_up("search-api") >= count, timeout=timeout,
+               what="every API replica scraped", timeout_message="Prometheus does not see every API replica up",
+               fix=f"open {mon.prometheus_url}/targets; read .milvus-lab/logs/prometheus.log")
+
+
+def wait_for_sli(mon: MonitoringStack, timeout: float = 60.0) -> None:
+    """Until the availability SLI has a value: an incident injected before it exists could
+    never be detected, and its detection time would be wrong."""
+    poll_until(lambda: mon.api.query('slo:sli_error:ratio_rate1h{sloth_slo="requests-availability"}') is not None,
+               timeout=timeout, what="the availability SLI", timeout_message="no SLI recorded after the load started",
+               fix=f"query search_api_requests_total at {mon.prometheus_url}")

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+from collections.abc import Sequence
 from pathlib import Path
 
 from milvus_lab.errors import PrerequisiteError
@@ -59,3 +61,9 @@ def require_sloth() -> Path:
         raise PrerequisiteError(f"Sloth {SLOTH_VERSION} is not built ({path} missing)",
                                 fix="bash tools/sloth/build.sh   (needs Go; several minutes, cached)")
     return path
+
+
+def check_rules(paths: Sequence[Path]) -> subprocess.CompletedProcess[str]:
+    """`promtool check rules` on `paths` (the dry run's proof that the scaled rules load)."""
+    return subprocess.run([require("promtool"), "check", "rules", *map(str, paths)],
+                          capture_output=True, text=True, timeout=120, check=False)

@@ -19,10 +19,17 @@ import ssl
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 
 from milvus_lab.security import audit
+from milvus_lab.security.workloads import ALIAS, COLLECTION, PROBE, PROBE_ROW
+
+if TYPE_CHECKING:
+    from pymilvus import MilvusClient
+
+    from milvus_lab.security.tls_checks import Mutual
 
 
 @dataclass(frozen=True)
@@ -100,6 +107,28 @@ def milvus_attempt(name: str, control: str, call: Callable[[], object],
     return AttackResult(name, control, expected, "allowed: the call succeeded", False)
 
 
+def as_the_api_user(api_user: MilvusClient) -> list[AttackResult]:
+    """What a stolen search-API password could try in Milvus: each must be PERMISSION_DENIED."""
+    control = "milvus least privilege"
+    return [
+        milvus_attempt("drop the collection as the API's Milvus user", control,
+                       lambda: api_user.drop_collection(COLLECTION)),
+        milvus_attempt("insert as the API's Milvus user", control, lambda: api_user.insert(ALIAS, [PROBE_ROW])),
+        milvus_attempt("search another collection by name", control,
+                       lambda: api_user.search(COLLECTION, [PROBE], limit=1)),
+    ]
+
+
+def tls_attacks(mutual: Mutual) -> list[AttackResult]:
+    """Plaintext and certificate-less clients against Milvus in mutual TLS (probed already)."""
+    return [
+        tls_attack("plaintext gRPC to the TLS port", "milvus tls", mutual.plaintext.ok,
+                   mutual.plaintext.error, "refused"),
+        tls_attack("client without a certificate", "milvus tls", mutual.no_cert.ok,
+                   mutual.certless_error, "refused (certificate required)"),
+    ]
+
+
 def tls_attack(name: str, control: str, ok: bool, error: str, expected: str) -> AttackResult:
     """A TLS probe's outcome (from `tls_probe.probe`) as a drill row: refusal wanted."""
     return AttackResult(name, control, expected, error if not ok else "connected", not ok)
@@ -126,12 +155,17 @@ def tampered_copy(log: Path, key: bytes, work: Path) -> AttackResult:
                         any(p.line == victim + 1 for p in verdict.problems))
 
 
-def metrics_finding(metrics_url: str, policies: Sequence[object], milvus_labels: dict[str, str],
-                    timeout: float = 5.0) -> AttackResult:
+def metrics_finding(metrics_url: str, policies: Sequence[object] | None = None,
+                    milvus_labels: dict[str, str] | None = None, timeout: float = 5.0) -> AttackResult:
     """GET /metrics on Milvus without credentials (it answers), and whether lab 01's
-    NetworkPolicies keep every pod but the search API (gRPC only) away from that port."""
+    NetworkPolicies (by default) keep every pod but the search API (gRPC only) away from that
+    port (Milvus's pod labels by default)."""
     from milvus_lab.kube import netpol
-    from milvus_lab.kube.manifests import API_NAME, MILVUS_HTTP_PORT, NAME_LABEL
+    from milvus_lab.kube.manifests import API_NAME, MILVUS_HTTP_PORT, NAME_LABEL, milvus_pod_labels
+    from milvus_lab.security.kube_rbac import lab01_network_policies
+
+    policies = lab01_network_policies() if policies is None else policies
+    milvus_labels = milvus_pod_labels() if milvus_labels is None else milvus_labels
 
     try:
         resp = httpx.get(metrics_url, timeout=timeout)
@@ -161,3 +195,8 @@ def record(log: audit.AuditLog, results: Sequence[AttackResult]) -> None:
 def failed_controls(results: Sequence[AttackResult]) -> list[str]:
     """The controls that did not hold (findings count only if their fix is missing)."""
     return sorted({r.control for r in results if not r.refused})
+
+
+def table(results: Sequence[AttackResult]) -> list[dict[str, str]]:
+    """The report's attempt / expected / got / verdict rows."""
+    return [dict(zip(("attempt", "expected", "got", "verdict"), r.row(), strict=True)) for r in results]

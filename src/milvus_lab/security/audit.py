@@ -180,3 +180,13 @@ def who_did_what(entries: list[dict[str, object]]) -> dict[str, dict[str, int]]:
     for e in entries:
         table[str(e["actor"])][f"{e['action']} {e['outcome']}"] += 1
     return {actor: dict(sorted(c.items())) for actor, c in sorted(table.items())}
+
+
+def tamper(path: Path, line: int = 2, actor: str = "nobody") -> None:
+    """An insider rewrites who did something on `line` (1-based) of the REAL log: the
+    `tampered-log` weakness, which `verify` must then name."""
+    lines = path.read_text().splitlines()
+    entry = json.loads(lines[line - 1])
+    entry["actor"] = actor
+    lines[line - 1] = json.dumps(entry, sort_keys=True)
+    path.write_text("\n".join(lines) + "\n")

@@ -235,3 +235,16 @@ def lab01_network_policies(namespace: str = NAMESPACE, lab: str = LAB) -> list[c
     from milvus_lab.labkit import load_impl
 
     return load_impl("lab01_kubernetes", "solutions").network_policies(namespace, lab)
+
+
+def lab05_objects(image: str = "milvus-lab/search-api:0.1.0") -> list[object]:
+    """Everything lab 05 would apply: the restricted namespace, ServiceAccounts and Roles, the
+    Milvus credentials as a Secret (a placeholder value: real ones never go into a manifest
+    file), the search API mounting it as files, lab 01's NetworkPolicies."""
+    return [restricted_namespace(), *rbac_objects(), credentials_secret({"token": "<from secrets>"}),
+            secure_search_api(image), *lab01_network_policies()]
+
+
+def expectation_lines(expectations: Sequence[tuple[str, str, str, str, str, bool]] = EXPECTATIONS) -> list[str]:
+    """The report's "who may do what" list, as the SubjectAccessReview test proves it."""
+    return [f"{w} {v} {r}/{n or '*'}: {'allowed' if e else 'denied'}" for w, v, _g, r, n, e in expectations]

@@ -69,8 +69,10 @@ class LocalTarget:
 
     # Milvus -------------------------------------------------------------------
     def ensure_milvus(self) -> str:
+        # decided before starting: a Ctrl-C while the engine starts must still stop it at teardown
+        if self.engine.status().state != "running":
+            self.started_milvus = True
         self.endpoint = self.engine.ensure()
-        self.started_milvus = self.started_milvus or self.endpoint.started_now
         return self.endpoint.uri
 
     def api_milvus_uri(self) -> str:
