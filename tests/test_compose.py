@@ -37,6 +37,8 @@ from milvus_lab.testing.milvus_fixtures import MilvusServer, free_ports, lab_env
 ROOT = find_repo_root()
 COMPOSE = ROOT / "docker-compose.yml"
 LINUX_OVERRIDE = ROOT / "deploy" / "compose" / "linux-host-network.yml"
+PYPI_OVERRIDE = ROOT / "deploy" / "compose" / "local-milvus-pypi.yml"
+LOCAL_MILVUS_IMAGE = "milvus-lab/milvus-pypi:2.3.5"
 PROMETHEUS_YML = ROOT / "deploy" / "compose" / "prometheus" / "prometheus.yml"
 GRAFANA = ROOT / "deploy" / "compose" / "grafana"
 BUILD_SH = ROOT / "tools" / "compose-validate" / "build.sh"
@@ -69,7 +71,9 @@ def validator() -> Path:
 def clean_env(**extra: str) -> dict[str, str]:
     """The process env without the variables docker-compose.yml interpolates, plus `extra`."""
     env = {k: v for k, v in os.environ.items()
-           if k not in {"MILVUS_LAB_MILVUS_PORT", "MILVUS_LAB_HOME", "MILVUS_LAB_GRAFANA_PASSWORD"}}
+           if k not in {"MILVUS_LAB_MILVUS_PORT", "MILVUS_LAB_HOME", "MILVUS_LAB_GRAFANA_PASSWORD",
+                        "MILVUS_LAB_MILVUS_IMAGE", "MILVUS_LAB_MILVUS_METRICS_PORT",
+                        "MILVUS_LAB_MILVUS_INTERNAL_PORT_BASE"}}
     env.update(extra)
     return env
 
@@ -136,6 +140,36 @@ def test_linux_override_is_valid_and_keeps_loopback(validator):
     assert grafana["extra_hosts"] == ["prometheus=127.0.0.1"]
     # The Milvus side is unchanged (still on the project network, ports on 127.0.0.1).
     assert services["standalone"] == resolved(validator)["services"]["standalone"]
+
+
+def test_milvus_image_variable_defaults_to_the_official_pinned_image(validator):
+    """Users get the official image; only MILVUS_LAB_MILVUS_IMAGE (CI) points elsewhere."""
+    assert resolved(validator)["services"]["standalone"]["image"] == MILVUS_IMAGE
+    assert resolved(validator, MILVUS_LAB_MILVUS_IMAGE=LOCAL_MILVUS_IMAGE)["services"]["standalone"][
+        "image"] == LOCAL_MILVUS_IMAGE
+
+
+def test_local_milvus_override_runs_only_the_built_milvus(validator):
+    """CI's override: Milvus 2.3.5 from the local image, host network, nothing it cannot build."""
+    project = resolved(validator, COMPOSE, PYPI_OVERRIDE, MILVUS_LAB_MILVUS_IMAGE=LOCAL_MILVUS_IMAGE,
+                       MILVUS_LAB_MILVUS_PORT="24530")
+    services = project["services"]
+    # The validator loads every profile; `docker compose up` starts only services without one.
+    assert {name for name, svc in services.items() if not svc.get("profiles")} == {"standalone"}
+    assert all(services[name]["profiles"] == ["official-stack"] for name in SERVICES - {"standalone"})
+    milvus = services["standalone"]
+    assert milvus["image"] == LOCAL_MILVUS_IMAGE
+    assert milvus["network_mode"] == "host" and not milvus.get("ports")
+    assert not milvus.get("depends_on") and not milvus.get("command")
+    assert milvus["environment"]["MILVUS_PORT"] == "24530"
+    assert milvus["healthcheck"]["test"][-1] == "--healthcheck"
+
+
+def test_local_milvus_override_needs_the_image_variable(validator):
+    """Without MILVUS_LAB_MILVUS_IMAGE the override refuses: never the official name on a local image."""
+    proc = validate(validator, COMPOSE, PYPI_OVERRIDE)
+    assert proc.returncode != 0
+    assert "MILVUS_LAB_MILVUS_IMAGE" in proc.stderr, proc.stderr
 
 
 # ---- broken copies must fail, each with a message that names the problem ---------------

@@ -33,6 +33,8 @@ def _tool(cmd: str, version_args: list[str]) -> tuple[bool, str]:
     try:
         out = subprocess.run([path, *version_args], capture_output=True, text=True, timeout=10)
         first = (out.stdout or out.stderr).strip().splitlines()
+        if out.returncode != 0:  # e.g. `docker compose` without the plugin
+            return False, (first[-1][:60] if first else f"exit {out.returncode}")
         return True, first[0][:60] if first else path
     except (OSError, subprocess.TimeoutExpired) as exc:
         return False, f"{path} does not run: {exc}"
@@ -53,6 +55,27 @@ def _state_dir(settings: Settings) -> tuple[bool, str]:
         return True, str(check_state_dir(settings))
     except PrerequisiteError as exc:
         return False, exc.message
+
+
+def _docker_engine() -> tuple[bool, str]:
+    """Does an engine answer where the docker CLI looks (DOCKER_HOST / the current context)?
+
+    Why separate from the client row: a `docker` binary with no daemon behind it used to
+    pass as "docker ok", and the compose target then failed much later.
+    """
+    path = shutil.which("docker")
+    if not path:
+        return False, "no docker client"
+    try:
+        out = subprocess.run([path, "version", "--format", "{{.Server.Version}}"],
+                             capture_output=True, text=True, timeout=15)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return False, f"no answer ({type(exc).__name__})"
+    version = out.stdout.strip()
+    if out.returncode == 0 and version:
+        return True, f"engine {version}"
+    last = (out.stderr.strip().splitlines() or ["no answer"])[-1]
+    return False, last[:70]
 
 
 def _kube_context() -> tuple[bool, str]:
@@ -105,12 +128,21 @@ def run_checks(settings: Settings) -> list[Check]:
     checks += standalone_checks(settings)
     for cmd, args, targets, fix in [
         ("docker", ["--version"], "compose, kube", "install Docker: https://docs.docker.com/get-docker/"),
+        ("docker", ["compose", "version"], "compose",
+         "Docker Desktop has it; Linux: install docker-compose-plugin, or bash tools/compose-plugin/build.sh"),
         ("kind", ["version"], "kube", "go install sigs.k8s.io/kind@v0.29.0"),
         ("kubectl", ["version", "--client"], "kube", "https://kubernetes.io/docs/tasks/tools/"),
         ("helm", ["version", "--short"], "kube (--installer helm)", "https://helm.sh/docs/intro/install/"),
     ]:
         ok, detail = _tool(cmd, args)
-        checks.append(Check(cmd, targets, ok, detail, fix))
+        name = "docker client" if args == ["--version"] and cmd == "docker" else (
+            "docker compose" if args[:1] == ["compose"] else cmd)
+        checks.append(Check(name, targets, ok, detail, fix))
+        if name == "docker client":
+            ok, detail = _docker_engine()
+            checks.append(Check("docker engine", "compose, kube", ok, detail,
+                                "start Docker (Docker Desktop, or `sudo systemctl start docker`); CI/root "
+                                "Debian: `python -m milvus_lab.dockerenv up` and export the DOCKER_HOST it prints"))
     ok, detail = _state_dir(settings)
     checks.append(Check("state directory", "all", ok, detail,
                         "export MILVUS_LAB_HOME=<a writable directory>"))
