@@ -151,8 +151,9 @@ NO_REF = TrafficWindow(3, 0, 80.0)       # too few probes to compare against
     (TrafficWindow(100, 0, 800.0), BLUE, True),    # over the SLO and 8x blue
     (TrafficWindow(100, 0, 1500.0), BLUE_SLOW, False),  # over the SLO, but blue is just as slow
     (TrafficWindow(100, 0, 2000.0), BLUE_SLOW, True),   # over the SLO and > 2x a slow blue
-    (TrafficWindow(100, 0, 800.0), NO_REF, False),  # no reference: SLO x factor (1000 ms) decides
-    (TrafficWindow(100, 0, 1200.0), NO_REF, True),
+    (TrafficWindow(100, 0, 1200.0), NO_REF, False),  # no reference: latency is not judged
+    (TrafficWindow(100, 3, 1200.0), NO_REF, True),   # ... but errors still are (3%)
+    (TrafficWindow(100, 0, 1200.0), TrafficWindow(20, 20, None), False),  # every probe failed: no p95
     (TrafficWindow(100, 0, None), BLUE, False),    # no latency yet is not a failure
 ])
 def test_measurement_failed(lab03, green, reference, failed):
@@ -160,7 +161,7 @@ def test_measurement_failed(lab03, green, reference, failed):
     assert bool(reason) == failed, (
         f"green {green} vs blue {reference}: expected {'a failure' if failed else 'no failure'}, "
         f"got {reason!r}. Hint: inconclusive below min_requests; then errors; latency fails only "
-        "over the SLO AND worse than blue (x factor), or over SLO x factor without a reference.")
+        "over the SLO AND worse than blue (x factor); without a usable reference it is not judged.")
 
 
 OK = Measurement(TrafficWindow(100, 0, 50.0), BLUE)

@@ -74,10 +74,11 @@ def measurement_failed(m: Measurement, policy: AnalysisPolicy) -> str | None:
 
     - None when m.green.requests < policy.min_requests (inconclusive, not a failure)
     - errors: green's error ratio > policy.max_error_ratio
-    - latency: green's p95 > policy.max_p95_ms AND, when blue's reference has at least
-      policy.min_reference requests and a p95, green's p95 > reference p95 *
-      policy.p95_regression_factor (without a usable reference: green's p95 > max_p95_ms *
-      p95_regression_factor). Blue slow at the same moment means the machine is slow.
+    - latency: green's p95 > policy.max_p95_ms AND green's p95 > blue's reference p95 *
+      policy.p95_regression_factor. Blue slow at the same moment means the machine is slow.
+      Without a usable reference (fewer than policy.min_reference probes, or no p95) latency
+      is not judged (Kayenta's "no data"): blue's probes run one at a time, so they starve
+      only when every search is slow, which is the machine, not the release.
     The reason names the numbers that decided.
     """
     # TODO: inconclusive -> None; errors; latency over the SLO and worse than blue

@@ -191,7 +191,8 @@ class BlueGreenRelease:
         with self.run.step("Post-promotion analysis",
                            f"Every {policy.interval_s:g}s for {self.args.analysis_seconds:g}s one measurement: green's "
                            "live traffic, and blue (still warm) probed at the same moment as the reference. A "
-                           f"measurement fails on errors, or on p95 over the SLO and worse than blue; "
+                           f"measurement fails on errors, or on p95 over the SLO and worse than blue (too few blue "
+                           "probes: latency not judged, the machine is slow); "
                            f"{policy.consecutive_failures} failed in a row roll back router and alias at once.",
                            "kubectl argo rollouts get rollout search-api   # AnalysisRun, in miniature"):
             queries = datasets.ensure_dataset(self.run.settings, V2.dataset).queries

@@ -29,6 +29,7 @@ from milvus_lab.testing.load_fixtures import (
     wait_for_served_seconds,
     write_tiny_dataset,
 )
+from milvus_lab.testing.milvus_fixtures import pid_running
 
 REPO = Path(__file__).resolve().parents[1]
 SEARCH_API = REPO / "loadtests" / "search_api.py"
@@ -171,6 +172,36 @@ def test_wait_for_answers_counts_answers_after_a_moment_and_stops_when_locust_is
         assert run.result().window(since, time.time() + 1, "after").requests >= seen
     with pytest.raises(VerificationFailed, match="Locust exited"):  # at once, not after the timeout
         run.wait_for_answers(time.time() + 1, n=10, timeout_s=120)
+
+
+def test_locust_stops_by_itself_when_the_lab_that_started_it_is_killed(
+        api: StubApi, workdir: Path, dataset: Path) -> None:
+    """kill -9 of the owner (or a Ctrl-C that lands inside Popen) cannot stop the load: Locust,
+    in its own session, notices its parent is gone and stops, writing its stats."""
+    out = workdir / "orphaned"
+    owner_code = (
+        "import sys, time\n"
+        "from pathlib import Path\n"
+        "from milvus_lab.load import start_locust\n"
+        f"run = start_locust(Path({str(SEARCH_API)!r}), {api.url!r}, users=2, spawn_rate=2, run_time_s=None,\n"
+        f"                   out_dir=Path({str(out)!r}), env={_env(dataset)!r})\n"
+        "print(run.pid, flush=True)\n"
+        "time.sleep(600)\n"
+    )
+    owner = subprocess.Popen([sys.executable, "-c", owner_code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert owner.stdout is not None
+        locust_pid = int(owner.stdout.readline())
+        assert pid_running(locust_pid)
+    finally:
+        owner.kill()
+        owner.wait(timeout=30)
+    deadline = time.monotonic() + 60  # its check runs every second; Locust's stop takes ~2 s
+    while pid_running(locust_pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not pid_running(locust_pid), f"Locust pid {locust_pid} outlived its owner"
+    assert "is gone; stopping" in (out / "locust.log").read_text()
+    assert _locust_pids(str(out)) == []
 
 
 def test_unexpected_version_is_a_failure(api: StubApi, workdir: Path, dataset: Path) -> None:

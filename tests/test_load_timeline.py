@@ -17,6 +17,7 @@ from milvus_lab.load.queries import load_queries
 from milvus_lab.load.result import LoadFiles, LoadResult, Mark
 from milvus_lab.load.timeline import (
     SecondStats,
+    TimelineData,
     TimelineReader,
     TimelineRecorder,
     merge,
@@ -108,6 +109,19 @@ def test_result_windows_and_phases_split_at_marks(tmp_path: Path) -> None:
     assert ahead.requests == 0 and behind.requests == 2
     summary = json.loads(json.dumps(result.summary()))  # the JSON report can hold it
     assert summary["marks"][0]["label"] == "switch to green"
+
+
+def test_phases_count_requests_that_end_after_the_stop(tmp_path: Path) -> None:
+    """Requests in flight when Locust stops land in a second that starts after `stopped`
+    (seen in CI on a busy machine): the last phase still counts them."""
+    seconds = [SecondStats(100, 2, served_by={"blue/v1": 2}), SecondStats(101, 3, served_by={"green/v2": 3}),
+               SecondStats(102, 1, served_by={"green/v2": 1})]
+    data = TimelineData(seconds=seconds, started=100.4, stopped=101.02)
+    result = LoadResult.build(data, [Mark(100.9, "switch to green")], LoadFiles.in_dir(tmp_path), exit_code=0)
+    phases = result.phases()
+    assert sum(w.requests for w in phases) == result.requests == 6
+    assert phases[-1].versions == {"v2": 4}
+    assert LoadResult.build(data, [], LoadFiles.in_dir(tmp_path), 0).phases()[0].requests == 6
 
 
 @pytest.mark.parametrize(

@@ -99,7 +99,7 @@ class AnalysisRun:
             rows.append({"n": i, "green_requests": m.green.requests, "green_errors": m.green.failures,
                          "green_p95_ms": _ms(m.green.p95_ms), "blue_requests": m.reference.requests,
                          "blue_p95_ms": _ms(m.reference.p95_ms),
-                         "verdict": "inconclusive" if not conclusive else ("failed: " + why if why else "ok")})
+                         "verdict": _verdict(m, policy, conclusive, why)})
         return rows
 
 
@@ -107,6 +107,18 @@ class AnalysisRun:
         """The report's `analysis` entry: the decision, the policy, the measurement rows."""
         return {"decision": self.decision.action, "reason": self.decision.reason,
                 "policy": vars(policy), "measurements": rows}
+
+
+def _verdict(m: Measurement, policy: AnalysisPolicy, conclusive: bool, why: str | None) -> str:
+    """What the row says; a slow green with no blue reference says latency was not judged."""
+    if not conclusive:
+        return "inconclusive"
+    if why:
+        return "failed: " + why
+    slow = m.green.p95_ms is not None and m.green.p95_ms > policy.max_p95_ms
+    if slow and (m.reference.requests < policy.min_reference or m.reference.p95_ms is None):
+        return f"ok (latency not judged: {m.reference.requests} blue probes)"
+    return "ok"
 
 
 def _ms(value: float | None) -> float | None:
@@ -120,7 +132,7 @@ def measurements_table(rows: list[dict[str, object]], title: str = "Post-promoti
         table.add_column(col, justify="right" if col != "verdict" else "left")
     for r in rows:
         verdict = str(r["verdict"])
-        style = "red" if verdict.startswith("failed") else ("yellow" if verdict == "inconclusive" else "green")
+        style = "red" if verdict.startswith("failed") else ("green" if verdict == "ok" else "yellow")
         table.add_row(*(str("-" if r[k] is None else r[k]) for k in
                         ("n", "green_requests", "green_errors", "green_p95_ms", "blue_requests", "blue_p95_ms")),
                       f"[{style}]{escape(verdict)}[/]")

@@ -75,7 +75,8 @@ class AnalysisPolicy:
     """When live traffic says 'roll back' (Argo Rollouts' AnalysisTemplate, in miniature).
 
     A measurement fails on errors (green's error ratio above the limit) or on latency (green
-    over the SLO AND more than `p95_regression_factor` x blue measured at the same time). One
+    over the SLO AND more than `p95_regression_factor` x blue measured at the same time; with
+    fewer than `min_reference` blue probes latency is not judged, as Kayenta's "no data"). One
     unlucky interval never aborts: `consecutive_failures` failed measurements in a row do
     (Argo's failureLimit). A measurement with fewer than `min_requests` requests is
     inconclusive: it neither fails nor passes.

@@ -177,6 +177,12 @@ class LoadResult:
         """Where phases begin: the run's start or its first (possibly partial) second."""
         return min([self.start, *(float(s.t) for s in self.history[:1])])
 
+    @property
+    def _last(self) -> float:
+        """Where phases end: past the run's stop and past its last second (requests still
+        in flight when Locust stopped land in a second that starts after `stopped`)."""
+        return max([self.end + 1, *(float(s.t + 1) for s in self.history[-1:])])
+
     def window(self, start: float, end: float, label: str = "") -> WindowStats:
         """Stats of the seconds between two instants (wall-clock, `time.time()`)."""
         buckets = [s for s in self.history if start <= s.t + 0.5 < end]
@@ -185,8 +191,8 @@ class LoadResult:
     def phases(self) -> list[WindowStats]:
         """The run cut at every mark: before the first, between marks, after the last."""
         if not self.marks:
-            return [self.window(self._first, self.end + 1, "whole run")]
-        edges = [self._first, *(mk.t for mk in self.marks), self.end + 1]
+            return [self.window(self._first, self._last, "whole run")]
+        edges = [self._first, *(mk.t for mk in self.marks), self._last]
         labels = [f"before {self.marks[0].label}"]
         labels += [f"{a.label} → {b.label}" for a, b in zip(self.marks, self.marks[1:], strict=False)]
         labels.append(f"after {self.marks[-1].label}")

@@ -32,6 +32,7 @@ from types import TracebackType
 from urllib.parse import urlparse
 
 from milvus_lab.errors import PrerequisiteError, VerificationFailed
+from milvus_lab.load.locust_main import PARENT_ENV
 from milvus_lab.load.result import LiveStats, LoadFiles, LoadResult, Mark
 from milvus_lab.load.timeline import TIMELINE_ENV, TimelineReader
 from milvus_lab.polling import poll_until
@@ -269,7 +270,7 @@ def start_locust(
         argv += ["--run-time", f"{max(1, round(run_time_s))}s"]
     argv += list(extra_args or [])
     full_env = {**os.environ, **(env or {}), TIMELINE_ENV: str(files.timeline),
-                "PYTHONUNBUFFERED": "1"}
+                PARENT_ENV: str(os.getpid()), "PYTHONUNBUFFERED": "1"}
     with open(files.log, "ab") as log:
         process = subprocess.Popen(
             argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,

@@ -124,7 +124,7 @@ class DependencyLost(VerificationFailed):
         self.detected_at = detected_at
 
     @classmethod
-    def milvus(cls, rec: processes.ProcessRecord, engine: str = "Milvus Lite") -> DependencyLost:
+    def milvus(cls, rec: processes.ProcessRecord, engine: str) -> DependencyLost:
         now = time.time()
         started = time.strftime("%H:%M:%S", time.localtime(rec.started))
         return cls(
@@ -135,6 +135,12 @@ class DependencyLost(VerificationFailed):
                 "re-points the alias at a complete collection",
             lost="milvus", detected_at=now,
         )
+
+
+def raise_if_lost(rec: processes.ProcessRecord, engine: str) -> None:
+    """A dead server this process started or reused died under the run: DependencyLost (exit 1)."""
+    if rec.pid in RELIED_ON:
+        raise DependencyLost.milvus(rec, engine)
 
 
 def server_argv(settings: Settings) -> list[str]:
@@ -151,8 +157,7 @@ def ensure_server(settings: Settings, timeout: float = 60.0) -> MilvusEndpoint:
     port = settings.milvus_port
     rec = processes.read_record(settings, SERVER_NAME)
     if rec is not None and not rec.alive():
-        if rec.pid in RELIED_ON:  # this run used it and it died under us
-            raise DependencyLost.milvus(rec)
+        raise_if_lost(rec, "Milvus Lite")
         # a record left by an earlier run that was killed: nothing runs, the data is kept
         processes.record_path(settings, SERVER_NAME).unlink(missing_ok=True)
         rec = None

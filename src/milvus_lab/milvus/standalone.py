@@ -38,8 +38,8 @@ from milvus_lab.milvus.certs import SERVER_NAME, ensure_tls_files
 from milvus_lab.milvus.client import TlsClient, connect, remember
 from milvus_lab.milvus.server import (
     RELIED_ON,
-    DependencyLost,
     MilvusEndpoint,
+    raise_if_lost,
     refuse_locked_data_dir,
 )
 from milvus_lab.secrets import read_or_create_password, secrets_dir
@@ -319,8 +319,7 @@ def ensure_standalone(settings: Settings, timeout: float = 240.0) -> MilvusEndpo
     rec = processes.read_record(settings, NAME)
     if rec is not None:
         if not rec.alive():
-            if rec.pid in RELIED_ON:  # this run used it and it died under us: the run failed (exit 1)
-                raise DependencyLost.milvus(rec, "Milvus standalone")
+            raise_if_lost(rec, "Milvus standalone")
             raise PrerequisiteError(
                 f"stale pid file {processes.record_path(settings, NAME)}: Milvus standalone "
                 f"(pid {rec.pid}) is no longer running. Last log lines ({rec.log}):\n"
@@ -384,8 +383,7 @@ def _ready(settings: Settings, ep: MilvusEndpoint, rec: processes.ProcessRecord,
     last = ""
     while time.monotonic() < deadline:
         if not rec.alive():
-            if rec.pid in RELIED_ON:  # this run used it and it died under us: the run failed (exit 1)
-                raise DependencyLost.milvus(rec, "Milvus standalone")
+            raise_if_lost(rec, "Milvus standalone")
             raise PrerequisiteError(
                 f"Milvus standalone exited during start-up. Last log lines ({rec.log}):\n"
                 f"{processes.log_tail(rec.log)}",

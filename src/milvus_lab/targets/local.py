@@ -69,8 +69,9 @@ class LocalTarget:
 
     # Milvus -------------------------------------------------------------------
     def ensure_milvus(self) -> str:
-        # decided before starting: a Ctrl-C while the engine starts must still stop it at teardown
-        if self.engine.status().state != "running":
+        # decided once, before the first start: a Ctrl-C while the engine starts must still stop
+        # it at teardown (later calls reuse it; a loss is DependencyLost)
+        if self.endpoint is None and self.engine.status().state != "running":
             self.started_milvus = True
         self.endpoint = self.engine.ensure()
         return self.endpoint.uri
