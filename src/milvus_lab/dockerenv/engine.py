@@ -195,7 +195,26 @@ def down(timeout: float = 60.0) -> bool:
         if _alive(x):
             os.kill(x, signal.SIGKILL)
     p.pidfile.unlink(missing_ok=True)
+    _unmount_leftovers(p.exec_root)
     return True
+
+
+def _mounts_under(root: Path) -> list[str]:
+    """Mount points below `root` (deepest first), from /proc/self/mounts."""
+    try:
+        lines = Path("/proc/self/mounts").read_text().splitlines()
+    except OSError:
+        return []
+    prefix = str(root.resolve()) + "/"
+    points = [line.split()[1].replace("\\040", " ") for line in lines if len(line.split()) > 1]
+    return sorted((m for m in points if m.startswith(prefix)), key=len, reverse=True)
+
+
+def _unmount_leftovers(root: Path) -> None:
+    """dockerd leaves its default network namespace (nsfs) mounted under the exec root after
+    it stops; unmount it so `down` leaves nothing behind (best effort: needs root)."""
+    for point in _mounts_under(root):
+        subprocess.run(["umount", point], capture_output=True, check=False, timeout=30)
 
 
 def _alive(pid: int) -> bool:
