@@ -19,13 +19,8 @@ set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
-if [ -z "${PYTHON:-}" ]; then
-    if [ -n "${VIRTUAL_ENV:-}" ] && [ -x "$VIRTUAL_ENV/bin/python" ]; then
-        PYTHON="$VIRTUAL_ENV/bin/python"
-    else
-        PYTHON="python3"
-    fi
-fi
+# shellcheck source=tools/lib/python.sh
+. "$HERE/../lib/python.sh"
 DROOT="${MILVUS_LAB_DOCKER_ROOT:-${XDG_CACHE_HOME:-$HOME/.cache}/milvus-lab/docker}"
 export MILVUS_LAB_DOCKER_ROOT="$DROOT"
 action="${1:-up}"
@@ -41,7 +36,7 @@ esac
 # 1. Python side: the docker SDK and testcontainers (the `docker` extra).
 if ! "$PYTHON" -c "import docker, testcontainers, milvus_lab.dockerenv" 2>/dev/null; then
     say "installing milvus-lab[docker] into $PYTHON"
-    "$PYTHON" -m pip install --quiet -e "$ROOT[docker]"
+    "$PYTHON" -m pip install --quiet -e "${ROOT}[docker]"
 fi
 
 # 2. The engine (installs docker.io, runc, mmdebstrap with apt-get when missing).

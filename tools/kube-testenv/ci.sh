@@ -15,13 +15,8 @@ set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
-if [ -z "${PYTHON:-}" ]; then
-    if [ -n "${VIRTUAL_ENV:-}" ] && [ -x "$VIRTUAL_ENV/bin/python" ]; then
-        PYTHON="$VIRTUAL_ENV/bin/python"
-    else
-        PYTHON="python3"
-    fi
-fi
+# shellcheck source=tools/lib/python.sh
+. "$HERE/../lib/python.sh"
 action="${1:-up}"
 
 if [ "$action" = "down" ]; then
