@@ -74,6 +74,7 @@ def connect(uri: str, token: str = "", tls: TlsClient | None = None, db_name: st
     """
     from pymilvus import MilvusClient
 
+    one_line_pymilvus_logs()
     if not token and tls is None and _address(uri) in _CREDENTIALS:
         token, tls = _CREDENTIALS[_address(uri)]
     kwargs: dict[str, object] = dict(tls.kwargs()) if tls else {}
@@ -95,6 +96,29 @@ def varchar_index_type(client: MilvusClient) -> str:
     INVERTED), Milvus Lite 3.x and Milvus >= 2.4 take `INVERTED` (Lite refuses Trie)."""
     version = str(client.get_server_version()).lstrip("v")
     return "Trie" if version.startswith("2.3.") else "INVERTED"
+
+
+def _exception_on_one_line(record: logging.LogRecord) -> bool:
+    """A handler filter: the exception of a record becomes the end of its one line."""
+    if record.exc_info and record.exc_info[1] is not None:
+        exc = record.exc_info[1]
+        first = (str(exc).strip().splitlines() or [""])[0]
+        record.msg = f"{record.getMessage()} ({type(exc).__name__}: {first})"
+        record.args = None
+        record.exc_info = None
+        record.exc_text = None
+    return True
+
+
+def one_line_pymilvus_logs() -> None:
+    """pymilvus 3 logs a connection hiccup it recovers from in the background (a GOAWAY, a
+    reconnect that had to be retried) with a full traceback, which in a lab's console reads
+    like a crash of the lab. Its warnings stay visible, each on one line with the exception."""
+    import pymilvus  # noqa: F401  (configures the "pymilvus" logger and its handlers)
+
+    for handler in logging.getLogger("pymilvus").handlers:
+        if _exception_on_one_line not in handler.filters:
+            handler.addFilter(_exception_on_one_line)
 
 
 @contextlib.contextmanager
