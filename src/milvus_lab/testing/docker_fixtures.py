@@ -13,6 +13,8 @@ by the fixture that started it.
 from __future__ import annotations
 
 import os
+import random
+import socket
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -188,13 +190,31 @@ def milvus_container(milvus_pypi_image: str) -> Iterator[MilvusContainer]:
         container.stop()
 
 
-def _free_block(count: int, start: int = 20000, stop: int = 32000) -> int:
-    """The first port of ``count`` consecutive free loopback ports (Milvus's internal ones)."""
-    from milvus_lab.processes import port_in_use
+_HANDED_OUT: set[int] = set()  # blocks given to earlier containers of this test session
 
-    base = start + (os.getpid() * 37) % (stop - start - count)
-    for _ in range(200):
-        if not any(port_in_use(base + i) for i in range(count)):
+
+def _bindable(port: int) -> bool:
+    """Free the way Milvus's launcher checks it: a plain bind on 127.0.0.1 (no SO_REUSEADDR),
+    so a port still in TIME_WAIT after the previous container counts as taken."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _free_block(count: int, start: int = 20000, stop: int = 32000) -> int:
+    """The first port of ``count`` consecutive free loopback ports (Milvus's internal ones).
+
+    Never a block handed out before in this session: the compose test and the testcontainers
+    fixture ran one after the other on the same block, and the second Milvus could not bind
+    the etcd port the first had just released (CI: "set etcd_port=20240, but bind failed")."""
+    base = start + random.SystemRandom().randrange(stop - start - count)
+    for _ in range(400):
+        taken = any(abs(base - other) < count for other in _HANDED_OUT)
+        if not taken and all(_bindable(base + i) for i in range(count)):
+            _HANDED_OUT.add(base)
             return base
         base = start + (base - start + count * 7) % (stop - start - count)
     raise RuntimeError("no block of free ports for Milvus's internal components")
