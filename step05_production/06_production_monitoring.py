@@ -71,12 +71,14 @@ SPEC = LabSpec(
                       "every incident notified at the webhook", "every incident recovered after the fix",
                       "no ticket delivered while its page fired", "restore verified (rows, checksum, searches)",
                       "milvus-lab health exits 0")),
-        # one start-up covers two lessons: nobody is told without Alertmanager (exit 1), and the
-        # opt-in capacity plan (its held-out error is verified)
+        # one start-up covers three lessons: nobody is told without Alertmanager (exit 1), the
+        # opt-in capacity plan (its held-out error is verified), and a second backup in the same
+        # state directory (the drills share one; the plain run's backup is kept, not reused)
         Drill("no alertmanager + capacity", ("--incidents", "errors", "--without-alertmanager", "--detect-timeout",
-                                             "20", "--no-backup", "--capacity"),
+                                             "20", "--capacity"),
               exit_code=1, passes=("errors detected: SearchApiHighErrorRate page firing",
-                                   "capacity model within 15% on the held-out size"),
+                                   "capacity model within 15% on the held-out size",
+                                   "restore verified (rows, checksum, searches)"),
               fails=("every incident notified at the webhook",)),
     ),
 )
@@ -286,9 +288,12 @@ class ProductionMonitoring:
                       f"rows, content checksum and probe searches, point '{ALIAS}' at it. RPO = what the restore "
                       "lost; RTO = drop -> alias serves the verified restore.",
                       "python -m milvus_lab.monitoring.backup (pymilvus query_iterator -> pyarrow.parquet)"):
-            dr = restore_drill.run(self.target, self.settings, V1, ALIAS)
+            directory = restore_drill.new_backup_dir(self.settings)
+            dr = restore_drill.run(self.target, self.settings, V1, ALIAS, directory)
+            manifest = directory / "manifest.json"
             run.verify("restore verified (rows, checksum, searches)", dr.ok, observed=restore_drill.observed(dr),
-                       required="all equal", hint="read the manifest in .milvus-lab/backups/06/manifest.json")
+                       required="all equal", hint=f"read the backup's manifest: {manifest}")
+            run.artifact(manifest, "the backup's manifest (files, rows, checksums)")
             run.result(True, restore_drill.timing(dr))
             run.section["backup"] = dr.summary()
 

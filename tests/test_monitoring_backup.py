@@ -135,3 +135,23 @@ def test_guards_missing_manifest_existing_target_and_foreign_manifest(
     assert milvus_client.has_collection(source)
     with pytest.raises(backup.PrerequisiteError, match="no collection or alias"):
         backup.backup_collection(milvus_client, unique_name("missing"), tmp_path / "x")
+
+
+def test_each_lab_run_backs_up_into_a_directory_of_its_own(tmp_path: Path) -> None:
+    """A second lab 06 run in the same state directory used to stop with exit 2 at the backup
+    ("already holds a backup"); each run now gets its own directory, earlier backups kept."""
+    from milvus_lab.monitoring.restore_drill import new_backup_dir
+    from milvus_lab.settings import Settings
+
+    settings = Settings(repo_root=tmp_path, home=tmp_path)
+    now = 1_795_400_000.0
+    first = new_backup_dir(settings, now)
+    assert first.parent == settings.path("backups", "06") and first.name == "20261123T021320Z"
+    first.mkdir(parents=True)
+    (first / backup.MANIFEST).write_text("{}")
+    second = new_backup_dir(settings, now)  # the same second: still a new directory
+    assert second != first and not second.exists()
+    second.mkdir()
+    third = new_backup_dir(settings, now)
+    assert len({first, second, third}) == 3
+    assert (first / backup.MANIFEST).read_text() == "{}"  # nothing overwritten

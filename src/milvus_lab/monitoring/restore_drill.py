@@ -6,6 +6,9 @@ chooses what it runs on and how the lesson reports it.
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+
 from milvus_lab.milvus import datasets
 from milvus_lab.milvus.client import connect
 from milvus_lab.monitoring import backup
@@ -17,11 +20,28 @@ LATE_ROWS = 200  # written after the backup: what the restore loses (the RPO in 
 PROBES = 20  # searches recorded at backup time and compared after the restore
 
 
-def run(target: Target, settings: Settings, release: Release, alias: str) -> backup.DrillResult:
+def new_backup_dir(settings: Settings, now: float | None = None) -> Path:
+    """A directory of its own for this run's backup, named by its UTC time.
+
+    Why: a backup is never overwritten in place, so a second run of the lab in the same
+    state directory must not reuse the first run's directory (it refused with exit 2 after
+    three minutes of lesson). Older backups are kept, as a real backup history is.
+    """
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(time.time() if now is None else now))
+    base = settings.path("backups", "06")
+    candidate, n = base / stamp, 1
+    while candidate.exists():
+        n += 1
+        candidate = base / f"{stamp}-{n}"
+    return candidate
+
+
+def run(target: Target, settings: Settings, release: Release, alias: str, directory: Path) -> backup.DrillResult:
+    """The drill on `release` behind `alias`, backed up into `directory` (see `new_backup_dir`)."""
     ds = datasets.ensure_dataset(settings, release.dataset)
     client = connect(target.ensure_milvus(), timeout=120)
     try:
-        return backup.run_drill(client, alias, settings.path("backups", "06"), restored_name=release.collection,
+        return backup.run_drill(client, alias, directory, restored_name=release.collection,
                                 probe_queries=ds.queries[:PROBES], k=10, search_params=dict(release.index.search),
                                 after_backup=backup.late_writes(ds.rows(0, LATE_ROWS)))
     finally:
