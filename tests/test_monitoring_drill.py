@@ -75,3 +75,37 @@ def test_poll_returns_when_ready_and_gives_up_at_the_deadline() -> None:
     started = time.monotonic()
     assert not poll(lambda: False, timeout_s=0.2, poll_s=0.05)
     assert time.monotonic() - started >= 0.2
+
+
+class _ScriptedAlerts:
+    """Prometheus's answer to "is it firing?", scripted in time (pure logic of the wait)."""
+
+    def __init__(self) -> None:
+        self.state = False
+
+    def firing(self, alert: str, **labels: str) -> bool:
+        return self.state
+
+
+def test_a_resolved_notice_that_came_during_a_slow_fix_is_found_at_once(tmp_path: Path) -> None:
+    """Lab 06's "Milvus lost" fix once took ~70 s; the alert resolved (and was notified) while
+    it ran, and the drill then waited its whole timeout for a notice dated after the fix."""
+    from milvus_lab.monitoring.drill import Incident, run_incident
+
+    log, api = tmp_path / "notifications.jsonl", _ScriptedAlerts()
+
+    def inject() -> None:
+        api.state = True
+        _notification(log, time.time(), "page")
+
+    def slow_fix() -> None:
+        api.state = False  # resolves while the fix is still running
+        _notification(log, time.time(), "page", status="resolved")
+        time.sleep(0.3)
+
+    incident = Incident("Milvus lost", "", "SearchApiHighErrorRate", {"severity": "page"}, inject, slow_fix, "")
+    started = time.monotonic()
+    timing = run_incident(incident, api, log, timeout_s=20, poll_s=0.05)  # type: ignore[arg-type]
+    assert time.monotonic() - started < 10, "waited for a resolved notice that had already come"
+    assert timing.resolved_notified_at is not None and timing.resolved_notified_at < timing.fixed_at
+    assert any("resolved before the fix finished" in n for n in timing.notes), timing.notes

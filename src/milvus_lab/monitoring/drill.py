@@ -119,12 +119,19 @@ def run_incident(
             if tick:
                 tick(f"{incident.alert} resolved {timing.recovery_s:.1f}s after the fix")
         if timing.resolved_notified_at is None:
-            hit = notification_at(notifications, incident.alert, incident.labels, "resolved", timing.fixed_at)
+            # since the firing notice, not the fix: an alert can resolve while a slow fix still
+            # runs (no requests finish, so the error ratio has no data), and waiting for a
+            # notice "after the fix" then spent the whole timeout on one that had come already
+            hit = notification_at(notifications, incident.alert, incident.labels, "resolved",
+                                  timing.notified_at or timing.firing_at)
             if hit:
                 timing.resolved_notified_at = hit[0]
         time.sleep(poll_s)
     if timing.resolved_at is None:
         timing.notes.append(f"still firing {timeout_s:.0f}s after the fix")
+    elif timing.resolved_notified_at is not None and timing.resolved_notified_at < timing.fixed_at:
+        timing.notes.append("resolved before the fix finished: during the outage too few requests completed "
+                            "for the error ratio to have data")
     return timing
 
 
