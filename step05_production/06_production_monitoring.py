@@ -198,6 +198,8 @@ class ProductionMonitoring:
                                                   f"{drill.seconds(t.notification_s)}")
             run.result(True, f"runbook {runbook}: {runbooks.first_step(self.settings.repo_root, runbook)}")
             run.result(t.resolved_at is not None, f"fixed ({incident.fix_text}); resolved {drill.seconds(t.recovery_s)} later")
+            for note in t.notes:
+                run.warn(note)
             run.section["incidents"] = [t.to_dict() for t in self.timings]
 
     def verify_drill(self) -> None:
