@@ -38,6 +38,7 @@ from milvus_lab.milvus.client import quiet_pymilvus
 from milvus_lab.monitoring import (
     alertmanager,
     anomaly,
+    backup,
     capacity_plan,
     drill,
     health,
@@ -292,7 +293,7 @@ class ProductionMonitoring:
                       "python -m milvus_lab.monitoring.backup (pymilvus query_iterator -> pyarrow.parquet)"):
             directory = restore_drill.new_backup_dir(self.settings)
             dr = restore_drill.run(self.target, self.settings, V1, ALIAS, directory)
-            manifest = directory / "manifest.json"
+            manifest = directory / backup.MANIFEST
             run.verify("restore verified (rows, checksum, searches)", dr.ok, observed=restore_drill.observed(dr),
                        required="all equal", hint=f"read the backup's manifest: {manifest}")
             run.artifact(manifest, "the backup's manifest (files, rows, checksums)")

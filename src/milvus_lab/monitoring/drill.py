@@ -120,8 +120,8 @@ def run_incident(
                 tick(f"{incident.alert} resolved {timing.recovery_s:.1f}s after the fix")
         if timing.resolved_notified_at is None:
             # since the firing notice, not the fix: an alert can resolve while a slow fix still
-            # runs (no requests finish, so the error ratio has no data), and waiting for a
-            # notice "after the fix" then spent the whole timeout on one that had come already
+            # runs (seen in lab 06's Milvus-lost drill), and waiting for a notice "after the
+            # fix" then spent the whole timeout on one that had come already
             hit = notification_at(notifications, incident.alert, incident.labels, "resolved",
                                   timing.notified_at or timing.firing_at)
             if hit:
@@ -130,8 +130,8 @@ def run_incident(
     if timing.resolved_at is None:
         timing.notes.append(f"still firing {timeout_s:.0f}s after the fix")
     elif timing.resolved_notified_at is not None and timing.resolved_notified_at < timing.fixed_at:
-        timing.notes.append("resolved before the fix finished: during the outage too few requests completed "
-                            "for the error ratio to have data")
+        timing.notes.append("resolved before the fix finished: its resolved notification came while the fix "
+                            "was still running")
     return timing
 
 
