@@ -19,8 +19,9 @@ from pathlib import Path
 
 import pytest
 
+from milvus_lab.processes import free_port_block
 from milvus_lab.settings import find_repo_root
-from milvus_lab.testing.docker_fixtures import _free_block, _missing
+from milvus_lab.testing.docker_fixtures import _missing
 from milvus_lab.testing.milvus_fixtures import free_ports, lab_env, new_lab_settings
 
 ROOT = find_repo_root()
@@ -55,7 +56,7 @@ def compose_stack(docker_host: str, milvus_pypi_image: str, tmp_path_factory) ->
     env = {**os.environ, "DOCKER_HOST": docker_host, "MILVUS_LAB_HOME": str(home),
            "MILVUS_LAB_MILVUS_IMAGE": milvus_pypi_image, "MILVUS_LAB_MILVUS_PORT": str(milvus_port),
            "MILVUS_LAB_MILVUS_METRICS_PORT": str(metrics_port),
-           "MILVUS_LAB_MILVUS_INTERNAL_PORT_BASE": str(_free_block(10)),
+           "MILVUS_LAB_MILVUS_INTERNAL_PORT_BASE": str(free_port_block(10)),
            "COMPOSE_PROJECT_NAME": f"milvus-lab-test-{os.getpid()}"}
     compose = [*compose_command(env), "-f", str(ROOT / "docker-compose.yml"), "-f", str(OVERRIDE)]
     up = subprocess.run([*compose, "up", "-d", "--wait", "--wait-timeout", "300"], cwd=ROOT, env=env,

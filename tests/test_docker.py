@@ -20,7 +20,7 @@ import pytest
 from milvus_lab.dockerenv import engine, images
 from milvus_lab.milvus.client import varchar_index_type
 from milvus_lab.processes import free_ports
-from milvus_lab.testing.docker_fixtures import _bindable, _free_block, wait_http
+from milvus_lab.testing.docker_fixtures import wait_http
 
 pytestmark = pytest.mark.docker
 
@@ -36,20 +36,6 @@ def test_engine_keeps_to_itself(flag, tmp_path):
                       ("--pidfile", p.pidfile), ("--host", p.docker_host)):
         assert argv[argv.index(opt) + 1] == str(path)
     assert "/var/run/docker.sock" not in " ".join(argv)
-
-
-def test_each_container_gets_its_own_block_of_internal_ports():
-    """The compose test and the container fixture once got the same block in one session, and
-    the second Milvus could not bind the etcd port the first had just released."""
-    import socket
-
-    first, second = _free_block(10), _free_block(10)
-    assert abs(first - second) >= 10
-    with socket.socket() as s:  # taken is taken, however it is held
-        s.bind(("127.0.0.1", first))
-        s.listen()
-        assert not _bindable(first)
-    assert _bindable(second)
 
 
 def test_base_tag_follows_its_inputs(tmp_path):

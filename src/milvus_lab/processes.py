@@ -16,7 +16,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -113,25 +113,27 @@ def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
         return s.connect_ex((host, port)) == 0
 
 
-def free_port() -> int:
-    """A port the kernel says is free now (bind to 0); small race, fine on loopback."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+EPHEMERAL_RANGE_FILE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+EPHEMERAL_DEFAULT = (32768, 60999)  # Linux's default; macOS starts at 49152
+# above our own pinned ports (Milvus 19530.., the standalone engine 19540..19591, the kube
+# testenv 16443..24100 with its largest offset), below the kernel's ephemeral range
+PORT_RANGE_LOW = 24_200
+_handed_out: set[int] = set()  # ports this process gave out: never twice in one run
 
 
-def free_ports(count: int) -> list[int]:
-    """`count` distinct ports that are free now (bind to 0 can hand out the same port twice)."""
-    ports: list[int] = []
-    while len(ports) < count:
-        port = free_port()
-        if port not in ports:
-            ports.append(port)
-    return ports
+def ephemeral_range() -> tuple[int, int]:
+    """The ports the kernel hands to outgoing connections (and to bind-to-0)."""
+    try:
+        low, high = (int(x) for x in EPHEMERAL_RANGE_FILE.read_text().split())
+    except (OSError, ValueError):
+        return EPHEMERAL_DEFAULT
+    return low, high
 
 
 def _bindable(port: int) -> bool:
-    """Free on every interface (the binary's gRPC servers listen on 0.0.0.0)."""
+    """Free on every interface, checked by a plain bind (no SO_REUSEADDR), as Milvus's launcher
+    checks it: a port still in TIME_WAIT counts as taken; the binary's gRPC servers listen on
+    0.0.0.0."""
     for host in ("127.0.0.1", "0.0.0.0"):  # noqa: S104 - only probing, closed at once
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
             try:
@@ -141,14 +143,49 @@ def _bindable(port: int) -> bool:
     return True
 
 
-def free_port_block(count: int, low: int = 20_000, high: int = 32_767) -> int:
-    """First port of `count` consecutive ports in [low, high] that are free now."""
-    rng = random.Random()  # noqa: S311 - spreading parallel test runs, not security
-    for _ in range(500):
-        base = rng.randrange(low, high - count)
-        if all(_bindable(p) for p in range(base, base + count)):
+def free_port_block(count: int, avoid: Iterable[int] = (), low: int = PORT_RANGE_LOW,
+                    high: int | None = None) -> int:
+    """First port of `count` consecutive ports that are free now, below the ephemeral range.
+
+    Why not bind to 0: that port comes from the ephemeral range, which the kernel also gives
+    to every outgoing connection, so a port chosen now and listened on a minute later (a
+    lab's router) can be taken in between by some client's socket (CI: "port 46811 is in use
+    by a process that is not our router"). A port is never handed out twice by one process
+    (a Milvus that just stopped leaves its ports in TIME_WAIT), nor is one in `avoid`.
+    """
+    top = min(high or 65535, ephemeral_range()[0] - 1)
+    if top - low < count * 4:
+        raise PrerequisiteError(
+            f"no room for {count} port(s) between {low} and the kernel's ephemeral range "
+            f"({ephemeral_range()[0]}..)",
+            fix="raise the start of net.ipv4.ip_local_port_range (e.g. `sysctl -w "
+                "net.ipv4.ip_local_port_range='32768 60999'`)",
+        )
+    if len(_handed_out) > (top - low) // 2:
+        _handed_out.clear()  # a very long run: ports handed out long ago are long released
+    avoided = _handed_out | set(avoid)
+    rng = random.Random()  # noqa: S311 - spreading parallel runs, not security
+    for _ in range(1000):
+        base = rng.randrange(low, top - count + 1)
+        block = range(base, base + count)
+        if not avoided.intersection(block) and all(_bindable(p) for p in block):
+            _handed_out.update(block)
             return base
-    raise RuntimeError(f"no {count} consecutive free ports in {low}..{high}")
+    raise PrerequisiteError(f"no {count} consecutive free ports in {low}..{top}",
+                            fix="stop some of the services listening on this machine")
+
+
+def free_port(avoid: Iterable[int] = ()) -> int:
+    """One free port below the kernel's ephemeral range (see `free_port_block`)."""
+    return free_port_block(1, avoid)
+
+
+def free_ports(count: int, avoid: Iterable[int] = ()) -> list[int]:
+    """`count` distinct free ports, none in `avoid`."""
+    ports: list[int] = []
+    for _ in range(count):
+        ports.append(free_port([*avoid, *ports]))
+    return ports
 
 
 def log_tail(path: str | Path, lines: int = 12) -> str:

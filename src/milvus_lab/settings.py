@@ -54,7 +54,6 @@ class Settings:
     dim: int = 128
     # the standalone engine's pinned ports (all < 32768:
     # the kernel's ephemeral range starts there) and security switches
-    milvus: str = "lite"
     standalone_port: int = 19540  # gRPC (proxy) port clients use
     standalone_metrics_port: int = 19591  # /metrics and /healthz (plain HTTP)
     standalone_internal_ports: int = 19550  # first of 10: etcd client/peer, coordinators, nodes
@@ -107,6 +106,13 @@ class Settings:
         settings.validate()
         return settings
 
+    def pinned_ports(self) -> dict[str, int]:
+        """Setting name -> port, for the checks and for choosing other ports around them."""
+        return {"milvus_port": self.milvus_port, "router_port": self.router_port,
+                "router_control_port": self.router_control_port,
+                "standalone_port": self.standalone_port,
+                "standalone_metrics_port": self.standalone_metrics_port}
+
     def validate(self) -> None:
         """Refuse values nothing could run with, before anything starts (PrerequisiteError)."""
         if self.target not in TARGETS:
@@ -114,10 +120,7 @@ class Settings:
                 f"unknown target {self.target!r}",
                 fix=f"use --target one of {', '.join(TARGETS)} (or MILVUS_LAB_TARGET)",
             )
-        ports = {"milvus_port": self.milvus_port, "router_port": self.router_port,
-                 "router_control_port": self.router_control_port,
-                 "standalone_port": self.standalone_port,
-                 "standalone_metrics_port": self.standalone_metrics_port}
+        ports = self.pinned_ports()
         for name, port in ports.items():
             if not 1 <= port <= 65535:
                 raise PrerequisiteError(

@@ -84,7 +84,7 @@ def start_replicas(settings: Settings, cfg: ApiConfig, count: int, timeout: floa
     index = 0
     while len(keep) + len(started) < count:
         if index not in used:
-            port = processes.free_port()
+            port = processes.free_port(avoid=settings.pinned_ports().values())
             started.append(processes.start_process(
                 settings, f"{PREFIX}{cfg.slot}-{index}", _argv(port, cfg), port,
                 env={**cfg.to_env(), "MILVUS_LAB_API_REPLICA": f"{PREFIX}{cfg.slot}-{index}"},

@@ -117,7 +117,7 @@ def deploy(settings: Settings, registry: Registry, release: Release, milvus_uri:
     log_level = str(release.config.get("log_level", "info"))
     started = []
     for i in range(replicas):
-        port = processes.free_port()
+        port = processes.free_port(avoid=settings.pinned_ports().values())
         name = f"{PREFIX}{release.env}-{stamp}-{i}"
         argv = processes.python_argv(
             "-m", "uvicorn", "milvus_lab.app.main:create_app", "--factory", "--host", "127.0.0.1",

@@ -13,8 +13,6 @@ by the fixture that started it.
 from __future__ import annotations
 
 import os
-import random
-import socket
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -178,10 +176,10 @@ def start_milvus_container(image: str, port: int, metrics_port: int, internal_ba
 @pytest.fixture(scope="session")
 def milvus_container(milvus_pypi_image: str) -> Iterator[MilvusContainer]:
     """A real Milvus 2.3.5 standalone in a container (testcontainers), removed at the end."""
-    from milvus_lab.processes import free_ports
+    from milvus_lab.processes import free_port_block, free_ports
 
     port, metrics = free_ports(2)
-    internal = _free_block(10)
+    internal = free_port_block(10)
     container = start_milvus_container(milvus_pypi_image, port, metrics, internal)
     try:
         yield MilvusContainer(f"http://127.0.0.1:{port}", f"http://127.0.0.1:{metrics}",
@@ -190,31 +188,3 @@ def milvus_container(milvus_pypi_image: str) -> Iterator[MilvusContainer]:
         container.stop()
 
 
-_HANDED_OUT: set[int] = set()  # blocks given to earlier containers of this test session
-
-
-def _bindable(port: int) -> bool:
-    """Free the way Milvus's launcher checks it: a plain bind on 127.0.0.1 (no SO_REUSEADDR),
-    so a port still in TIME_WAIT after the previous container counts as taken."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-def _free_block(count: int, start: int = 20000, stop: int = 32000) -> int:
-    """The first port of ``count`` consecutive free loopback ports (Milvus's internal ones).
-
-    Never a block handed out before in this session: the compose test and the testcontainers
-    fixture ran one after the other on the same block, and the second Milvus could not bind
-    the etcd port the first had just released (CI: "set etcd_port=20240, but bind failed")."""
-    base = start + random.SystemRandom().randrange(stop - start - count)
-    for _ in range(400):
-        taken = any(abs(base - other) < count for other in _HANDED_OUT)
-        if not taken and all(_bindable(base + i) for i in range(count)):
-            _HANDED_OUT.add(base)
-            return base
-        base = start + (base - start + count * 7) % (stop - start - count)
-    raise RuntimeError("no block of free ports for Milvus's internal components")

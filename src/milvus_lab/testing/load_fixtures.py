@@ -27,6 +27,7 @@ from fastapi.responses import JSONResponse
 
 from milvus_lab.errors import VerificationFailed
 from milvus_lab.polling import poll_until
+from milvus_lab.processes import free_port
 
 CATEGORIES = ["books", "garden", "toys"]
 
@@ -48,12 +49,6 @@ def write_tiny_dataset(directory: Path, n_queries: int = 20, dim: int = 8, k: in
             "categories": CATEGORIES if categories is None else categories}
     (directory / "meta.json").write_text(json.dumps(meta))
     return directory
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_port(port: int, proc: subprocess.Popen[bytes], log: Path, timeout_s: float = 30) -> None:

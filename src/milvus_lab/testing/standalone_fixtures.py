@@ -1,8 +1,7 @@
 """Pytest plugin: the real Milvus 2.3.5 standalone binary in a temp home, on free low ports.
 
-The standalone engine refuses ports in the kernel's ephemeral range (>= 32768), so the
-`free_ports` of the Lite fixtures (bind to 0) cannot be used: `processes.free_port_block`
-finds a run of free ports below 32768 instead. Tests that need the engine are skipped with the
+The standalone engine refuses ports in the kernel's ephemeral range (>= 32768);
+`processes.free_port_block` finds a run of free ports below it. Tests that need the engine are skipped with the
 reason when this platform has no wheel or `milvus==2.3.5` is not installed.
 
 Load with ``pytest_plugins = ["milvus_lab.testing.standalone_fixtures"]``.
