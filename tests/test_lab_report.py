@@ -107,3 +107,22 @@ def test_a_crashing_lesson_still_writes_its_report_then_raises(tmp_path, monkeyp
     data = json.loads(report.read_text())
     assert data["exit_code"] == 1 and "RuntimeError" in json.dumps(data)
     jsonschema.validate(data, lab_report.load_schema())
+
+
+@pytest.mark.parametrize(("flag", "says", "never"), [
+    ("--cleanup", "cleaned up", "Clean up with"),
+    ("--dry-run", "dry run complete", "Clean up with"),
+    (None, "complete", "cleaned up"),
+])
+def test_the_last_line_fits_what_the_run_did(flag, says, never, tmp_path, monkeypatch, capsys) -> None:
+    """After --cleanup the summary must not tell the learner to clean up."""
+    from milvus_lab.labkit import lab_main
+    from milvus_lab.testing.milvus_fixtures import lab_env, new_lab_settings
+
+    for key, value in lab_env(new_lab_settings(tmp_path / "home")).items():
+        monkeypatch.setenv(key, value)
+    spec = LabSpec(number="98", slug="summary", title="A lab that does nothing", learn=("nothing",))
+    argv = [*([flag] if flag else []), "--yes", "--report", str(tmp_path / "r.json")]
+    code = lab_main(spec, lambda run: None, argv=argv, plan=lambda run: None, cleanup=lambda run: None)
+    out = capsys.readouterr().out
+    assert code == 0 and says in out and never not in out, out

@@ -379,6 +379,10 @@ def finish(spec: LabSpec, args: argparse.Namespace, run: LabRun | None, started:
             console.print(f"  [bold]fix:[/] {escape(error.fix)}", soft_wrap=True)
     elif run is not None and run.failed:
         console.print(f"[red]✘ lab {spec.number} failed:[/] {lab_report.failure_summary(run)}")
+    elif run is not None and args.cleanup:
+        console.print(f"[green]✔ lab {spec.number} cleaned up.[/]")
+    elif run is not None and args.dry_run:
+        console.print(f"[green]✔ lab {spec.number} dry run complete.[/] Run it with: {spec.command}")
     elif run is not None:
         console.print(f"[green]✔ lab {spec.number} complete.[/] Clean up with: {spec.command} --cleanup")
     if run is not None or error is not None:
