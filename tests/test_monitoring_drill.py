@@ -109,3 +109,21 @@ def test_a_resolved_notice_that_came_during_a_slow_fix_is_found_at_once(tmp_path
     assert time.monotonic() - started < 10, "waited for a resolved notice that had already come"
     assert timing.resolved_notified_at is not None and timing.resolved_notified_at < timing.fixed_at
     assert any("resolved before the fix finished" in n for n in timing.notes), timing.notes
+
+
+def test_the_fixs_own_note_reaches_the_incident(tmp_path: Path) -> None:
+    """A slow restore says where its time went (Milvus start, load, searches) in the report."""
+    from milvus_lab.monitoring.drill import Incident, run_incident
+
+    log, api = tmp_path / "notifications.jsonl", _ScriptedAlerts()
+
+    def inject() -> None:
+        api.state = True
+
+    def fix() -> str:
+        api.state = False
+        return "slow restore: 67s in 3 rounds (Milvus start 60.0s, load 1.0s, searches 4.0s)"
+
+    incident = Incident("Milvus lost", "", "SearchApiHighErrorRate", {"severity": "page"}, inject, fix, "")
+    timing = run_incident(incident, api, log, timeout_s=5, poll_s=0.05)  # type: ignore[arg-type]
+    assert "slow restore: 67s in 3 rounds (Milvus start 60.0s, load 1.0s, searches 4.0s)" in timing.notes

@@ -26,7 +26,7 @@ class Incident:
     alert: str  # the alert that must fire (alertname)
     labels: dict[str, str]  # and its labels (e.g. severity=page)
     inject: Callable[[], None]
-    fix: Callable[[], None]
+    fix: Callable[[], str | None]  # may return a note on how the fix went (e.g. where a slow one spent its time)
     fix_text: str
 
 
@@ -108,8 +108,10 @@ def run_incident(
         if not timing.detected:
             timing.notes.append(f"not detected within {timeout_s:.0f}s")
     finally:
-        incident.fix()
+        fix_note = incident.fix()
         timing.fixed_at = time.time()
+        if fix_note:
+            timing.notes.append(fix_note)
     if timing.firing_at is None:
         return timing
     deadline = time.monotonic() + timeout_s
