@@ -140,3 +140,21 @@ def test_every_category_filter_finds_hits_on_the_hnsw_candidate(
     server = standalone_factory()
     probe = probe_filtered_hnsw(connect(standalone.uri(server.settings)))
     assert sum(probe.empty.values()) == 0, probe.message()
+
+
+def test_a_stop_after_a_drop_is_a_clean_sigterm_stop(
+        standalone_factory: Callable[..., StandaloneServer]) -> None:
+    """Dropping a loaded collection on 2.3.5 left QueryCoord unable to stop: the next SIGTERM
+    hung until our SIGKILL 30 s later. Our drop releases first, so the binary stops by itself
+    (its clean stop ends with "panic: context canceled" after every component stopped)."""
+    from milvus_lab.milvus import collections
+    from milvus_lab.milvus.client import connect
+
+    server = standalone_factory()
+    client = connect(standalone.uri(server.settings))
+    client.create_collection("drop_probe", dimension=4)  # created loaded
+    assert collections.drop_collection(client, "drop_probe")
+    client.close()
+    assert standalone.stop_standalone(server.settings)
+    log = server.settings.path("logs", f"{standalone.NAME}.log").read_text(errors="replace")
+    assert "panic: context canceled" in log, "the binary did not stop by itself: killed after the grace period"

@@ -19,7 +19,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from pymilvus import MilvusException
 
-from milvus_lab.milvus import standalone
+from milvus_lab.milvus import collections, standalone
 from milvus_lab.milvus.client import TlsClient, connect
 from milvus_lab.testing.standalone_fixtures import StandaloneServer
 
@@ -93,7 +93,7 @@ def test_a_user_without_a_grant_is_refused_with_milvus_own_error(secure_standalo
             alice.close()
     finally:
         admin.drop_user("alice")
-        admin.drop_collection("rbac_probe")
+        collections.drop_collection(admin, "rbac_probe")
         admin.close()
 
 
@@ -141,7 +141,7 @@ def test_metrics_port_serves_prometheus_text_in_milliseconds(secure_standalone: 
         for _ in range(5):
             client.search("metrics_probe", [[1.0, 1.0, 0.5, 0.25]], limit=3)
     finally:
-        client.drop_collection("metrics_probe")
+        collections.drop_collection(client, "metrics_probe")
         client.close()
     port = secure_standalone.settings.standalone_metrics_port
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as resp:
