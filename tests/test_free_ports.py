@@ -26,6 +26,8 @@ def test_a_port_is_never_handed_out_twice_nor_one_to_avoid():
     others = [processes.free_port(avoid=avoid) for _ in range(200)]
     assert first not in others
     assert not avoid.intersection(others)
+    several = processes.free_ports(20, avoid=iter(sorted(avoid)))  # an iterator, read once
+    assert not avoid.intersection(several)
 
 
 def test_each_block_is_its_own_and_a_held_port_is_taken():

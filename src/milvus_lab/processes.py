@@ -182,9 +182,10 @@ def free_port(avoid: Iterable[int] = ()) -> int:
 
 def free_ports(count: int, avoid: Iterable[int] = ()) -> list[int]:
     """`count` distinct free ports, none in `avoid`."""
+    avoided = list(avoid)  # read once: `avoid` may be an iterator
     ports: list[int] = []
     for _ in range(count):
-        ports.append(free_port([*avoid, *ports]))
+        ports.append(free_port([*avoided, *ports]))
     return ports
 
 
