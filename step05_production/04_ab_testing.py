@@ -57,8 +57,10 @@ SPEC = LabSpec(
                       "guardrail: p95 latency", "guardrail: error rate")),
         Drill("aa", ("--aa",), exit_code=0, passes=("decision", "sample ratio (SRM)", "sticky assignment")),
         Drill("srm", ("--inject-srm",), exit_code=1, passes=("decision",), fails=("sample ratio (SRM)",)),
+        # B is both slower and failing: which guardrail trips first is a race (CI once saw the
+        # latency one first), so the drill asks for the stop and the decision, not for one guardrail
         Drill("regression", ("--inject-regression",), exit_code=1,
-              passes=("decision", "stopped early by a guardrail"), fails=("guardrail: error rate",)),
+              passes=("decision", "stopped early by a guardrail")),
     ),
 )
 
