@@ -6,4 +6,5 @@ the same ones.
 
 pytest_plugins = ["milvus_lab.testing.milvus_fixtures", "milvus_lab.testing.kube_fixtures",
                   "milvus_lab.testing.standalone_fixtures",
-                  "milvus_lab.testing.docker_fixtures"]
+                  "milvus_lab.testing.docker_fixtures", "milvus_lab.testing.ci_setup"]
+

@@ -34,6 +34,8 @@ from milvus_lab.settings import Settings, find_repo_root
 from milvus_lab.targets.compose import ComposeTarget
 from milvus_lab.testing.milvus_fixtures import MilvusServer, free_ports, lab_env, new_lab_settings
 
+pytestmark = pytest.mark.tools  # compose-validate: built by .ci/run in the background
+
 ROOT = find_repo_root()
 COMPOSE = ROOT / "docker-compose.yml"
 LINUX_OVERRIDE = ROOT / "deploy" / "compose" / "linux-host-network.yml"

@@ -59,6 +59,7 @@ def run_checks(impl: str, tmp_path: Path) -> dict[str, dict[str, int]]:
 
 
 @pytest.mark.slow
+@pytest.mark.kube  # lab 01's checks apply objects to a real API server
 def test_checks_pass_on_solutions_and_fail_on_labs(tmp_path):
     modules = sorted(p.stem for p in (ROOT / "checks").glob("test_lab*.py"))
     assert modules, "no checks found"

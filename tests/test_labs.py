@@ -14,7 +14,7 @@ import pytest
 
 from milvus_lab.lab_report import load_schema
 from milvus_lab.labkit import Drill, LabSpec
-from milvus_lab.testing.labs import ROOT, lab_scripts, load_spec, run_drill
+from milvus_lab.testing.labs import ROOT, lab_scripts, load_spec, run_drill, setup_marks
 from milvus_lab.testing.standalone_fixtures import (
     require_standalone,
     standalone_env,
@@ -67,7 +67,8 @@ def homes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("spec", "drill"), DRILLS, ids=[f"{s.number}-{d.name}" for s, d in DRILLS])
+@pytest.mark.parametrize(("spec", "drill"), [
+    pytest.param(s, d, id=f"{s.number}-{d.name}", marks=setup_marks(s.number)) for s, d in DRILLS])
 def test_lab_drill(spec: LabSpec, drill: Drill, homes: dict[str, Path]) -> None:
     env: dict[str, str] = {}
     if "standalone" in drill.argv:  # the real Milvus 2.3.5 on free ports below 32768, stopped after

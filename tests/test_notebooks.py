@@ -13,6 +13,7 @@ from nbclient import NotebookClient
 
 from milvus_lab import processes
 from milvus_lab.settings import find_repo_root
+from milvus_lab.testing.labs import setup_marks
 from milvus_lab.testing.milvus_fixtures import lab_env, new_lab_settings
 
 ROOT = find_repo_root()
@@ -34,7 +35,8 @@ def test_notebook_is_paired_with_its_script(notebook: Path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("notebook", [
+    pytest.param(nb, id=nb.stem, marks=setup_marks(nb.stem[:2])) for nb in NOTEBOOKS])
 def test_notebook_runs_on_local_target(notebook: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     settings = new_lab_settings(tmp_path / "home")
     for key, value in {**lab_env(settings), "MILVUS_LAB_TARGET": "local"}.items():

@@ -21,6 +21,8 @@ from milvus_lab.errors import PrerequisiteError
 from milvus_lab.pipeline import ci_local, emit
 from milvus_lab.testing.milvus_fixtures import free_ports, processes_under
 
+pytestmark = pytest.mark.tools  # actionlint, act, gitlab-ci-local, osv-scanner: built by .ci/run in the background
+
 REPO = Path(__file__).resolve().parents[1]
 
 

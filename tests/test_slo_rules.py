@@ -18,6 +18,8 @@ import yaml
 
 from milvus_lab.monitoring import alertmanager, dashboards, runbooks, slo, tools
 
+pytestmark = pytest.mark.tools  # Sloth: built by .ci/run in the background
+
 REPO = Path(__file__).resolve().parents[1]
 RULES = REPO / "deploy" / "prometheus" / "rules"
 RULE_TESTS = REPO / "deploy" / "prometheus" / "tests"

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import pytest
 
 from milvus_lab.dockerenv import engine, images
+from milvus_lab.testing import ci_setup
 
 SKIP_HINT = (f"start one with `{engine.UP_COMMAND}` (root, Debian) and export the DOCKER_HOST it "
              "prints, or point DOCKER_HOST at your engine; MILVUS_LAB_REQUIRE_DOCKER=1 fails instead")
@@ -72,6 +73,7 @@ def docker_host() -> Iterator[str]:
     No engine answers and DOCKER_HOST is unset: the private engine is started here and
     stopped at the end of the session (with everything it ran).
     """
+    ci_setup.await_part("docker")  # under .ci/run the engine and images may still be building
     host, why = find_docker_host()
     started = False
     if host is None and not os.environ.get("DOCKER_HOST") and why.startswith("no Docker engine"):

@@ -28,6 +28,7 @@ import pytest
 
 from milvus_lab.errors import LabError
 from milvus_lab.polling import poll_until
+from milvus_lab.testing import ci_setup
 from milvus_lab.testing import kube_testenv as testenv
 
 SKIP_HINT = (
@@ -166,6 +167,7 @@ def find_kube_api() -> tuple[KubeAPI | None, str]:
 @pytest.fixture(scope="session")
 def kube_api() -> Iterator[KubeAPI]:
     """A real Kubernetes API: kind if present, else the testenv, else skip (or fail in CI)."""
+    ci_setup.await_part("kube")  # under .ci/run the testenv may still be building
     try:
         api, why = find_kube_api()
     except LabError as err:  # built but would not start: say why, loudly

@@ -15,12 +15,22 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
 from milvus_lab.labkit import Drill, LabSpec
 from milvus_lab.settings import find_repo_root
 from milvus_lab.testing.milvus_fixtures import lab_env, new_lab_settings
 
 ROOT = find_repo_root()
 LAB_DIR = ROOT / "step05_production"
+# Labs whose local run needs binaries built by tools/*/build.sh (lab 02: actionlint and
+# osv-scanner); their tests carry the `tools` mark, so `.ci/run` runs them once those are built.
+BUILT_TOOL_LABS = frozenset({"02"})
+
+
+def setup_marks(number: str) -> list[pytest.MarkDecorator]:
+    """The marks of a test that runs lab ``number`` (see ``milvus_lab.testing.ci_setup``)."""
+    return [pytest.mark.tools] if number in BUILT_TOOL_LABS else []
 
 
 def lab_scripts() -> list[Path]:
