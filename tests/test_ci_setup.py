@@ -92,31 +92,33 @@ def test_tests_needing_nothing_run_first_and_the_others_wait(pytester: pytest.Py
     assert re.findall(r"ORDER=(\S*)", out) == ["nothing"], out  # test_zz_order needs nothing: it ran second
 
 
+def _run_order(pytester: pytest.Pytester) -> tuple[list[str], str]:
+    """Run SUITE verbosely: the tests in the order they passed, and the output."""
+    pytester.makepyfile(test_suite=SUITE)
+    result = pytester.runpytest_subprocess("-v", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=5)
+    ran = [line.split("::")[1].split()[0] for line in result.stdout.lines if "::test_" in line and "PASSED" in line]
+    return ran, result.stdout.str()
+
+
 def test_the_order_puts_parts_last(pytester: pytest.Pytester, tmp_path: Path,
                                    monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(ci_setup.SETUP_DIR_ENV, str(tmp_path))
     for part in ci_setup.PARTS:
         (tmp_path / f"{part}.ready").touch()
     (tmp_path / "kube.env").write_text("export FROM_KUBE_LANE=yes\n")
-    pytester.makepyfile(test_suite=SUITE)
-    result = pytester.runpytest_subprocess("-v", "-p", "no:cacheprovider")
-    result.assert_outcomes(passed=5)
-    ran = [line.split("::")[1].split()[0] for line in result.stdout.lines if "::test_" in line and "PASSED" in line]
-    assert ran == ["test_needs_nothing", "test_zz_order", "test_needs_docker", "test_needs_kube",
-                   "test_needs_tools"], ran
+    assert _run_order(pytester)[0] == ["test_needs_nothing", "test_zz_order", "test_needs_docker",
+                                       "test_needs_kube", "test_needs_tools"]
 
 
 def test_without_the_variable_nothing_waits_or_moves(pytester: pytest.Pytester,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(ci_setup.SETUP_DIR_ENV, raising=False)
     monkeypatch.setenv("FROM_KUBE_LANE", "yes")
-    pytester.makepyfile(test_suite=SUITE)
-    result = pytester.runpytest_subprocess("-v", "-p", "no:cacheprovider")
-    result.assert_outcomes(passed=5)
-    ran = [line.split("::")[1].split()[0] for line in result.stdout.lines if "::test_" in line and "PASSED" in line]
+    ran, out = _run_order(pytester)
     assert ran == ["test_needs_tools", "test_needs_kube", "test_needs_nothing", "test_needs_docker",
-                   "test_zz_order"], ran
-    assert "[ci set-up]" not in result.stdout.str()
+                   "test_zz_order"]
+    assert "[ci set-up]" not in out
 
 
 def test_a_failed_lane_fails_the_tests_that_need_it_with_its_log(pytester: pytest.Pytester, tmp_path: Path,
