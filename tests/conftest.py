@@ -4,7 +4,8 @@ The fixtures live in `milvus_lab.testing` so `checks/` (the learners' checkers) 
 the same ones.
 """
 
-pytest_plugins = ["milvus_lab.testing.milvus_fixtures", "milvus_lab.testing.kube_fixtures",
-                  "milvus_lab.testing.standalone_fixtures",
-                  "milvus_lab.testing.docker_fixtures", "milvus_lab.testing.ci_setup"]
+# ci_setup first: the kube and docker fixtures import it (a later plugin import warns)
+pytest_plugins = ["milvus_lab.testing.ci_setup", "milvus_lab.testing.milvus_fixtures",
+                  "milvus_lab.testing.kube_fixtures", "milvus_lab.testing.standalone_fixtures",
+                  "milvus_lab.testing.docker_fixtures"]
 
