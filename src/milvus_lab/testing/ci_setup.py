@@ -31,6 +31,9 @@ from pathlib import Path
 
 import pytest
 
+from milvus_lab.errors import LabError
+from milvus_lab.polling import poll_until
+
 SETUP_DIR_ENV = "MILVUS_LAB_CI_SETUP_DIR"
 # In the order the lanes usually finish on a cold machine (the tests are run in this order).
 PARTS = ("docker", "kube", "tools")
@@ -69,6 +72,15 @@ def _load_env(path: Path) -> None:
                 os.environ[key] = value
 
 
+def _lane_failure(root: Path, part: str) -> str | None:
+    """Why the lane of ``part`` failed (the tail of its log), or None while it has not."""
+    if not (root / f"{part}.failed").exists():
+        return None
+    log = root / f"{part}.log"
+    tail = "\n".join(log.read_text(errors="replace").splitlines()[-30:]) if log.is_file() else ""
+    return f"CI set-up of {part} failed (log: {log}):\n{tail}"
+
+
 def await_part(part: str, say: Callable[[str], None] | None = None,
                limit_s: float = WAIT_LIMIT_S, poll_s: float = 2.0) -> None:
     """Block until the lane of ``part`` is ready (then load its env), or fail the test saying
@@ -79,25 +91,27 @@ def await_part(part: str, say: Callable[[str], None] | None = None,
     say = say or (lambda text: print(text, file=sys.stderr, flush=True))
     started = time.monotonic()
     announced = False
-    while True:
+
+    def ready() -> bool:
+        nonlocal announced
         if (root / f"{part}.ready").exists():
-            _load_env(root / f"{part}.env")
-            _loaded.add(part)
-            if announced:
-                say(f"[ci set-up] {part} ready after {time.monotonic() - started:.0f} s of waiting")
-            return
-        if (root / f"{part}.failed").exists():
-            log = root / f"{part}.log"
-            tail = "\n".join(log.read_text(errors="replace").splitlines()[-30:]) if log.is_file() else ""
-            pytest.fail(f"CI set-up of {part} failed (log: {log}):\n{tail}", pytrace=False)
-        waited = time.monotonic() - started
-        if waited > limit_s:
-            pytest.fail(f"CI set-up of {part} not ready after {limit_s / 60:.0f} min ({root})", pytrace=False)
+            return True
         if not announced:
             say(f"[ci set-up] waiting for {part} (building in the background)")
             (root / f"{part}.awaited").touch()  # when the tests began to wait on this lane
             announced = True
-        time.sleep(poll_s)
+        return False
+
+    try:
+        poll_until(ready, timeout=limit_s, interval=poll_s, what=f"CI set-up of {part}",
+                   fix=f"read {root / f'{part}.log'}", failed=lambda: _lane_failure(root, part),
+                   timeout_message=f"CI set-up of {part} not ready after {limit_s / 60:.0f} min ({root})")
+    except LabError as err:
+        pytest.fail(_lane_failure(root, part) or err.message, pytrace=False)
+    _load_env(root / f"{part}.env")
+    _loaded.add(part)
+    if announced:
+        say(f"[ci set-up] {part} ready after {time.monotonic() - started:.0f} s of waiting")
 
 
 def await_parts(item: pytest.Item, say: Callable[[str], None] | None = None) -> None:
