@@ -8,4 +8,3 @@ the same ones.
 pytest_plugins = ["milvus_lab.testing.ci_setup", "milvus_lab.testing.milvus_fixtures",
                   "milvus_lab.testing.kube_fixtures", "milvus_lab.testing.standalone_fixtures",
                   "milvus_lab.testing.docker_fixtures"]
-
