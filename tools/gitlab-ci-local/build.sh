@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install gitlab-ci-local 4.70.0 (npm, pinned by package-lock.json) into a cache outside the
 # repo: ~/.cache/milvus-lab/gitlab-ci-local/<lock sha>/node_modules/.bin/gitlab-ci-local.
-# 4.75.x crashes on Node 20 (Set.prototype.union); 4.70.0 runs. Needs rsync (Debian).
+# 4.75.x crashes on Node 20 (Set.prototype.union); 4.70.0 runs. Building needs node and npm only;
+# running it needs rsync (Debian), which milvus_lab.pipeline.ci_local checks before a run.
 #
 # Usage: tools/gitlab-ci-local/build.sh [--print-path] [--force]; a second run does nothing.
 # Env:   MILVUS_LAB_TOOLS_CACHE  cache root (default ~/.cache/milvus-lab)
@@ -26,9 +27,9 @@ if [ "$force" = 0 ] && [ -x "$BIN" ]; then
     echo "build.sh: gitlab-ci-local cached ($BIN)"
     exit 0
 fi
-for need in node npm rsync; do
+for need in node npm; do
     if ! command -v "$need" >/dev/null 2>&1; then
-        echo "build.sh: '$need' is not on PATH; install it (Debian: apt-get install nodejs npm rsync)" >&2
+        echo "build.sh: '$need' is not on PATH; install it (Debian: apt-get install nodejs npm)" >&2
         exit 2
     fi
 done

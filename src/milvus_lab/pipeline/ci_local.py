@@ -102,12 +102,25 @@ def scratch_repo(repo: Path, dest: Path, branch: str) -> Path:
     dest.mkdir(parents=True)
     files = subprocess.run(["git", "-C", str(repo), "ls-files", "-co", "--exclude-standard", "-z"],
                            capture_output=True, check=True).stdout
-    subprocess.run(["rsync", "-a", "--from0", "--files-from=-", f"{repo}/", f"{dest}/"], input=files, check=True)
+    for name in filter(None, os.fsdecode(files).split("\0")):
+        copy_entry(repo / name, dest / name)
     git = ["git", "-C", str(dest), "-c", "user.email=ci@example.invalid", "-c", "user.name=ci"]
     subprocess.run([*git, "init", "-q", "-b", branch], check=True)
     subprocess.run([*git, "add", "-A"], check=True)
     subprocess.run([*git, "commit", "-q", "-m", "scratch copy for a local CI run"], check=True)
     return dest
+
+
+def copy_entry(source: Path, target: Path) -> None:
+    """One file of the checkout into the scratch copy: a symlink stays a link, a file keeps its
+    mode; a tracked file deleted from the checkout is left out (it is not in the work tree)."""
+    if not source.is_symlink() and not source.is_file():
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if source.is_symlink():
+        target.symlink_to(os.readlink(source))
+    else:
+        shutil.copy2(source, target)
 
 
 def run_act(repo: Path, work: Path, milvus_port: int, branch: str = "main", event: str = "push") -> ToolRun:
