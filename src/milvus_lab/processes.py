@@ -15,8 +15,9 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -196,6 +197,31 @@ def log_tail(path: str | Path, lines: int = 12) -> str:
         return "(no log)"
 
 
+@contextlib.contextmanager
+def interrupts_deferred() -> Iterator[None]:
+    """Hold Ctrl-C (SIGINT) until the block ends, then deliver it.
+
+    Why: a child spawned but not yet recorded is invisible to the run's clean-up, so a Ctrl-C
+    that lands between the spawn and the record leaves a server running untracked, holding its
+    port (CI: every later lab 03 run in that state dir said "port ... is in use"). Only the main
+    thread receives signals, so elsewhere there is nothing to hold.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, _frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if caught:
+            if callable(previous):
+                previous(signal.SIGINT, None)
+            elif previous == signal.SIG_DFL:
+                os.kill(os.getpid(), signal.SIGINT)
+
+
 def start_process(
     settings: Settings,
     name: str,
@@ -212,16 +238,16 @@ def start_process(
     """
     log = settings.path("logs", f"{name}.log")
     full_env = {**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"}
-    with open(log, "wb") as out:  # fresh log per start: its tail explains this run
+    with interrupts_deferred(), open(log, "wb") as out:  # fresh log per start: its tail explains this run
         proc = subprocess.Popen(
             argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             env=full_env, start_new_session=True, cwd=cwd or settings.repo_root,
             pass_fds=pass_fds,
         )
-    rec = ProcessRecord(name=name, pid=proc.pid, port=port, argv=argv, log=str(log), extra=extra or {})
-    tmp = record_path(settings, name).with_suffix(".tmp")
-    tmp.write_text(json.dumps(asdict(rec)))
-    tmp.replace(record_path(settings, name))
+        rec = ProcessRecord(name=name, pid=proc.pid, port=port, argv=argv, log=str(log), extra=extra or {})
+        tmp = record_path(settings, name).with_suffix(".tmp")
+        tmp.write_text(json.dumps(asdict(rec)))
+        tmp.replace(record_path(settings, name))
     return rec
 
 
