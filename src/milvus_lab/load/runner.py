@@ -31,6 +31,7 @@ from pathlib import Path
 from types import TracebackType
 from urllib.parse import urlparse
 
+from milvus_lab import processes
 from milvus_lab.errors import PrerequisiteError, VerificationFailed
 from milvus_lab.load.locust_main import PARENT_ENV
 from milvus_lab.load.result import LiveStats, LoadFiles, LoadResult, Mark
@@ -271,12 +272,13 @@ def start_locust(
     argv += list(extra_args or [])
     full_env = {**os.environ, **(env or {}), TIMELINE_ENV: str(files.timeline),
                 PARENT_ENV: str(os.getpid()), "PYTHONUNBUFFERED": "1"}
-    with open(files.log, "ab") as log:
+    # Ctrl-C is held until the run is registered, so the lab's clean-up can stop it
+    with processes.interrupts_deferred(), open(files.log, "ab") as log:
         process = subprocess.Popen(
             argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             env=full_env, cwd=out, start_new_session=True,  # our Ctrl-C is ours to handle
         )
-    run = LocustRun(process, argv, files, host, run_time_s)
+        run = LocustRun(process, argv, files, host, run_time_s)
     try:
         run._wait_started(startup_timeout_s)
     except BaseException:
