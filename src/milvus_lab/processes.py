@@ -92,20 +92,60 @@ def ports_of_our_processes(settings: Settings) -> dict[int, str]:
     return ours
 
 
+EXEC_SETTLE_S = 2.0  # how long an exec may take to lay out the new command line
+PF_KTHREAD = 0x00200000  # /proc/<pid>/stat flags bit of a kernel thread (never ours)
+
+
 def pid_matches(pid: int, argv: list[str]) -> bool:
     """True when `pid` is alive and runs the command we started (not a recycled pid)."""
     try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        text = _arguments(pid)
     except OSError:
         try:
             os.kill(pid, 0)
         except OSError:
             return False
         return True  # no /proc (macOS): trust the pid
-    text = [c.decode(errors="replace") for c in cmdline if c]
+    if not text and _may_be_mid_exec(pid):
+        text = _arguments_after_exec(pid)
     # the interpreter path may differ (symlinks), and a console script shows up as
     # `python <script> args...`: compare the arguments after the program
     return bool(text) and (text[1:] == argv[1:] or text[2:] == argv[1:])
+
+
+def _arguments(pid: int) -> list[str]:
+    """`pid`'s command line as the kernel shows it (empty: a kernel thread, a zombie, or an
+    exec in progress); OSError when there is no such process or no /proc."""
+    cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    return [c.decode(errors="replace") for c in cmdline if c]
+
+
+def _may_be_mid_exec(pid: int) -> bool:
+    """True for a live user process whose new command line is not laid out yet.
+
+    Why: `Popen` returns once exec has closed the spawner's pipe, and the kernel writes the
+    new argv a moment later; in between `/proc/<pid>/cmdline` is empty. Seen in CI, under
+    load: a child recorded that instant looked dead, so a Ctrl-C's clean-up dropped its
+    record without stopping it. Zombies and kernel threads also show no command line, for
+    good: they are not waited for.
+    """
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1].split()
+        return fields[0] != "Z" and not int(fields[6]) & PF_KTHREAD
+    except (OSError, IndexError, ValueError):
+        return False
+
+
+def _arguments_after_exec(pid: int) -> list[str]:
+    """The command line once the exec in progress has laid it out; empty if it never does
+    (the process ended, or it was not an exec) within `EXEC_SETTLE_S`."""
+    try:
+        return poll_until(lambda: _arguments(pid), timeout=EXEC_SETTLE_S,
+                          what=f"the command line of pid {pid}", fix="none: it is not ours",
+                          failed=lambda: None if _may_be_mid_exec(pid) else "it has none",
+                          first_interval=0.002, interval=0.05, retry_on=(OSError,))
+    except PrerequisiteError:
+        return []
 
 
 def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
