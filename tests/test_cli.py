@@ -14,8 +14,9 @@ import httpx
 import pytest
 
 from milvus_lab import processes
+from milvus_lab.processes import pid_running
 from milvus_lab.settings import Settings
-from milvus_lab.testing.milvus_fixtures import lab_env, pid_running, processes_under
+from milvus_lab.testing.milvus_fixtures import lab_env, processes_under
 
 EXE = Path(sys.executable).parent / "milvus-lab"
 

@@ -22,6 +22,7 @@ import pytest
 from milvus_lab.errors import PrerequisiteError, VerificationFailed
 from milvus_lab.load import LoadResult, live_panel, plot_timeline, start_locust
 from milvus_lab.load.timeline import read_timeline
+from milvus_lab.processes import pid_running
 from milvus_lab.testing.load_fixtures import (
     StubApi,
     free_port,
@@ -29,7 +30,6 @@ from milvus_lab.testing.load_fixtures import (
     wait_for_served_seconds,
     write_tiny_dataset,
 )
-from milvus_lab.testing.milvus_fixtures import pid_running
 
 REPO = Path(__file__).resolve().parents[1]
 SEARCH_API = REPO / "loadtests" / "search_api.py"

@@ -21,9 +21,10 @@ from milvus_lab.milvus.collections import point_alias
 from milvus_lab.milvus.datasets import Dataset
 from milvus_lab.monitoring import health
 from milvus_lab.monitoring.health import State
+from milvus_lab.processes import pid_running
 from milvus_lab.router.client import ensure_router, stop_router
 from milvus_lab.settings import Settings
-from milvus_lab.testing.milvus_fixtures import build_collection, lab_env, pid_running
+from milvus_lab.testing.milvus_fixtures import build_collection, lab_env
 
 
 def _cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:

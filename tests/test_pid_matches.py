@@ -8,9 +8,11 @@ faked here (pure logic); the processes are real.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -66,5 +68,42 @@ def test_a_live_process_may_be_mid_exec_and_a_gone_one_is_not(
 
 
 def _state(pid: int) -> str:
-    with open(f"/proc/{pid}/stat") as stat:
-        return stat.read().rsplit(") ", 1)[1].split()[0]
+    return processes.stat_fields(Path(f"/proc/{pid}/stat"))[0]
+
+
+def test_stat_fields_split_after_a_command_name_holding_a_parenthesis(tmp_path: Path) -> None:
+    odd = tmp_path / "a) b) c"  # the kernel shows the name as `(a) b) c)` in /proc/<pid>/stat
+    odd.symlink_to(sys.executable)
+    child = subprocess.Popen([str(odd), "-c", "import time; time.sleep(60)"])
+    try:
+        poll_until(lambda: processes._arguments(child.pid), timeout=30, what="the child's exec",
+                   fix="none", first_interval=0.01)
+        fields = processes.stat_fields(Path(f"/proc/{child.pid}/stat"))
+        assert fields[0] in ("R", "S", "D"), fields[:3]
+        assert int(fields[1]) == os.getpid()  # ppid: the field after the state
+    finally:
+        child.kill()
+        child.wait()
+
+
+LEADER_EXITS = """
+import ctypes, threading, time
+threading.Thread(target=time.sleep, args=(60,)).start()
+ctypes.CDLL(None).pthread_exit(None)  # the main thread ends; the process lives on
+"""
+
+
+def test_a_process_whose_main_thread_exited_still_runs() -> None:
+    """Milvus Lite shuts down this way (leader "Z", port still held): not yet stopped."""
+    child = subprocess.Popen([sys.executable, "-c", LEADER_EXITS])
+    try:
+        poll_until(lambda: _state(child.pid) == "Z", timeout=30, what="the main thread's exit",
+                   fix="none", first_interval=0.01)
+        assert processes.pid_running(child.pid)
+        child.kill()
+        child.wait()
+        assert not processes.pid_running(child.pid)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()

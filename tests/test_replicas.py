@@ -16,8 +16,9 @@ from milvus_lab.app import replicas
 from milvus_lab.app.config import ApiConfig
 from milvus_lab.errors import PrerequisiteError
 from milvus_lab.milvus.datasets import Dataset
+from milvus_lab.processes import pid_running
 from milvus_lab.settings import Settings
-from milvus_lab.testing.milvus_fixtures import MilvusServer, pid_running
+from milvus_lab.testing.milvus_fixtures import MilvusServer
 
 
 def _cfg(milvus_server: MilvusServer, collection: str, ds: Dataset, **kw: object) -> ApiConfig:

@@ -18,10 +18,11 @@ from milvus_lab.app import replicas
 from milvus_lab.app.config import ApiConfig
 from milvus_lab.errors import PrerequisiteError
 from milvus_lab.milvus.datasets import Dataset
+from milvus_lab.processes import pid_running
 from milvus_lab.router.client import RouterClient, ensure_router, stop_router
 from milvus_lab.router.table import RoutingTable
 from milvus_lab.settings import Settings
-from milvus_lab.testing.milvus_fixtures import MilvusServer, new_lab_settings, pid_running, stop_all
+from milvus_lab.testing.milvus_fixtures import MilvusServer, new_lab_settings, stop_all
 
 
 @dataclass

@@ -18,8 +18,9 @@ import pytest
 from milvus_lab import cli, processes
 from milvus_lab.errors import PrerequisiteError
 from milvus_lab.milvus import server
+from milvus_lab.processes import pid_running
 from milvus_lab.settings import Settings
-from milvus_lab.testing.milvus_fixtures import MilvusServer, pid_running
+from milvus_lab.testing.milvus_fixtures import MilvusServer
 
 
 @pytest.fixture()

@@ -22,8 +22,8 @@ from milvus_lab import processes
 from milvus_lab.errors import PrerequisiteError
 from milvus_lab.milvus import server, standalone
 from milvus_lab.milvus.server import DependencyLost, _data_dir_holder
+from milvus_lab.processes import pid_running
 from milvus_lab.testing.labs import ROOT
-from milvus_lab.testing.milvus_fixtures import pid_running
 from milvus_lab.testing.standalone_fixtures import (
     StandaloneServer,
     require_standalone,

@@ -130,10 +130,38 @@ def _may_be_mid_exec(pid: int) -> bool:
     good: they are not waited for.
     """
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1].split()
+        fields = stat_fields(Path(f"/proc/{pid}/stat"))
         return fields[0] != "Z" and not int(fields[6]) & PF_KTHREAD
     except (OSError, IndexError, ValueError):
         return False
+
+
+def stat_fields(stat_file: Path) -> list[str]:
+    """The fields of a `/proc/<pid>[/task/<tid>]/stat` file after the command name: the state
+    letter first, then ppid, ... (proc(5) field 3 onward).
+
+    Why split at the last ") ": the command name is in parentheses and may hold ") " itself.
+    """
+    return stat_file.read_text().rsplit(") ", 1)[1].split()
+
+
+def pid_running(pid: int) -> bool:
+    """True when some thread of `pid` is not a zombie.
+
+    Not just the leader's state: a process whose main thread exited shows "Z" while its
+    other threads still run (Milvus Lite shuts down that way, port and LOCK still held).
+    """
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+    except OSError:
+        return False
+    for task in tasks:
+        try:
+            if stat_fields(task / "stat")[0] != "Z":
+                return True
+        except (OSError, IndexError):
+            continue  # that thread just ended
+    return False
 
 
 def _arguments_after_exec(pid: int) -> list[str]:
@@ -323,14 +351,9 @@ def _running(pid: int) -> bool:
         os.kill(pid, 0)
     except OSError:
         return False
-    with contextlib.suppress(OSError):
-        # A leader that exited shows "Z" while its other threads still run (Milvus Lite
-        # finishes its shutdown that way, holding the port and LOCK): stopped only when
-        # every thread of the process is a zombie.
-        tasks = list(Path(f"/proc/{pid}/task").iterdir())
-        if all((t / "stat").read_text().split(") ")[1].startswith("Z") for t in tasks):
-            return False
-    return True
+    if not Path("/proc/self").exists():
+        return True  # no /proc (macOS): the signal check is all there is
+    return pid_running(pid)  # stopped only when every thread is a zombie
 
 
 def stop_process(settings: Settings, name: str, grace: float = 10.0) -> bool:

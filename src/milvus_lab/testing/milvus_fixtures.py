@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ from milvus_lab import processes
 from milvus_lab.milvus import server
 from milvus_lab.milvus.collections import IndexSpec, ensure_collection
 from milvus_lab.milvus.datasets import Dataset, DatasetSpec, generate
+from milvus_lab.processes import pid_running
 from milvus_lab.settings import Settings
 
 if TYPE_CHECKING:
@@ -84,25 +86,6 @@ def stop_all(settings: Settings) -> list[str]:
         if processes.stop_process(settings, rec.name, grace=10.0):
             stopped.append(rec.name)
     return stopped
-
-
-def pid_running(pid: int) -> bool:
-    """True when some thread of `pid` still runs.
-
-    Not just the leader's state: a process whose main thread exited shows "Z" while its
-    other threads still run (Milvus Lite shuts down that way, port and LOCK still held).
-    """
-    try:
-        tasks = list(Path(f"/proc/{pid}/task").iterdir())
-    except OSError:
-        return False
-    for task in tasks:
-        try:
-            if not (task / "stat").read_text().rsplit(") ", 1)[1].startswith("Z"):
-                return True
-        except OSError:
-            continue  # that thread just ended
-    return False
 
 
 def processes_under(root: Path) -> list[tuple[int, str]]:
@@ -162,6 +145,17 @@ def unique_name(prefix: str = "t") -> str:
 
 
 # ---- fixtures ------------------------------------------------------------------------
+def pytest_configure(config: pytest.Config) -> None:
+    """SIGTERM ends the session the way Ctrl-C does, so the session fixtures stop their servers.
+
+    Why: pytest handles only Ctrl-C. A `kill`, `timeout(1)` or a CI job's cancel sends SIGTERM,
+    whose default ends pytest at once: the shared Milvus Lite server and replicas outlived it,
+    holding their ports. As a KeyboardInterrupt, pytest tears the session down first.
+    """
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _no_leaked_processes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """Session-final check: nothing started under this session's temp dir still runs.

@@ -23,9 +23,9 @@ import pytest
 
 from milvus_lab.milvus import standalone
 from milvus_lab.milvus.server import MilvusEndpoint
-from milvus_lab.processes import free_port_block
+from milvus_lab.processes import free_port_block, pid_running
 from milvus_lab.settings import Settings
-from milvus_lab.testing.milvus_fixtures import lab_env, new_lab_settings, pid_running, stop_all
+from milvus_lab.testing.milvus_fixtures import lab_env, new_lab_settings, stop_all
 
 PORTS_PER_SERVER = 2 + standalone.INTERNAL_PORT_COUNT  # gRPC, metrics, internal block
 
