@@ -53,7 +53,8 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
 
 
 def run_lab(settings: Settings, report: Path, until: str, then: str) -> Ended:
-    """Run lab 03 until a line containing `until` appears, then `then` ("ctrl-c" or "kill-milvus")."""
+    """Run lab 03 until a line containing `until` appears, then `then` ("ctrl-c", "sigterm" or
+    "kill-milvus")."""
     env = {**os.environ, **lab_env(settings), "COLUMNS": "160", "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen([sys.executable, str(SCRIPT), "--report", str(report)], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -68,6 +69,8 @@ def run_lab(settings: Settings, report: Path, until: str, then: str) -> Ended:
             acted = True
             if then == "ctrl-c":  # what a terminal does: SIGINT to the whole foreground group
                 os.killpg(proc.pid, signal.SIGINT)
+            elif then == "sigterm":  # what `kill <pid>` or `timeout` does: the lab alone
+                os.kill(proc.pid, signal.SIGTERM)
             else:
                 milvus = processes.read_record(settings, server.SERVER_NAME)
                 assert milvus is not None and milvus.alive(), "no Milvus of the lab to kill"
@@ -109,8 +112,18 @@ def test_ctrl_c_in_each_step_leaves_a_state_the_next_run_can_use(home: Settings,
     if ended.code == 0:  # the step was so short that the run had finished: nothing to judge
         pytest.skip(f"the run finished before Ctrl-C in step {step} took effect")
     assert ended.code == 130, ended.output[-4000:]
-    assert "Interrupted." in ended.output and "--cleanup" in ended.output
+    assert "Interrupted (Ctrl-C)." in ended.output and "--cleanup" in ended.output
     assert ended.report.get("exit_code") == 130 and ended.report.get("outcome") == "interrupted", ended.report
+    assert_state_is_consistent(home, ended.output)
+
+
+def test_sigterm_cleans_up_like_ctrl_c(home: Settings, tmp_path: Path) -> None:
+    """Step 7 has the most running: Milvus, blue and green replicas, the router and Locust."""
+    ended = run_lab(home, tmp_path / "report.json", until="Step 7:", then="sigterm")
+    assert "Traceback" not in ended.output, ended.output[-4000:]
+    assert ended.code == 143, ended.output[-4000:]
+    assert "Interrupted (SIGTERM)." in ended.output and "--cleanup" in ended.output
+    assert ended.report.get("exit_code") == 143 and ended.report.get("outcome") == "interrupted", ended.report
     assert_state_is_consistent(home, ended.output)
 
 

@@ -11,6 +11,7 @@ import pytest
 
 from milvus_lab import lab_report
 from milvus_lab.errors import PrerequisiteError
+from milvus_lab.interrupts import Terminated
 from milvus_lab.labkit import Drill, LabRun, LabSpec, exit_code, lab_parser, unimplemented
 from milvus_lab.report import Narrator
 from milvus_lab.settings import Settings
@@ -27,15 +28,15 @@ def make_run(tmp_path) -> tuple[argparse.Namespace, LabRun]:
     return args, run
 
 
-def build(tmp_path, mutate=None, error=None) -> dict:
+def build(tmp_path, mutate=None, error=None, interrupted: KeyboardInterrupt | None = None) -> dict:
     args, run = make_run(tmp_path)
     with run.step("one", "why"):
         run.verify("fact", True, 1, ">= 1")
     run.section["numbers"] = (1, 2)
     if mutate:
         mutate(run)
-    code = exit_code(run, error, False)
-    return lab_report.build(SPEC, args, run, datetime.now(timezone.utc), code, error, False)
+    code = exit_code(run, error, interrupted)
+    return lab_report.build(SPEC, args, run, datetime.now(timezone.utc), code, error, interrupted)
 
 
 def test_a_passing_report_validates(tmp_path) -> None:
@@ -49,6 +50,15 @@ def test_a_failed_verification_is_exit_1_and_named(tmp_path) -> None:
     report = build(tmp_path, lambda run: run.verify("gate", False, "0.1", ">= 0.9", "fix the index"))
     jsonschema.validate(report, lab_report.load_schema())
     assert report["exit_code"] == 1 and report["outcome"] == "failed" and "gate" in report["message"]
+
+
+@pytest.mark.parametrize(("interrupt", "code", "cause"), [
+    (KeyboardInterrupt(), 130, "Ctrl-C"), (Terminated(), 143, "SIGTERM")])
+def test_an_interrupted_run_says_by_what(tmp_path, interrupt: KeyboardInterrupt, code: int, cause: str) -> None:
+    report = build(tmp_path, interrupted=interrupt)
+    assert (report["exit_code"], report["outcome"]) == (code, "interrupted")
+    assert report["message"] == f"interrupted ({cause})"
+    jsonschema.validate(report, lab_report.load_schema())
 
 
 def test_a_prerequisite_error_is_exit_2_with_its_fix(tmp_path) -> None:

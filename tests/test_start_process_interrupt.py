@@ -13,23 +13,25 @@ from pathlib import Path
 import pytest
 
 from milvus_lab import processes
+from milvus_lab.interrupts import Terminated, interrupt_on_stop_signals, interrupts_deferred
 from milvus_lab.testing.milvus_fixtures import new_lab_settings
 
 SLEEPER = [sys.executable, "-c", "import time; time.sleep(60)"]
 
 
-def test_a_ctrl_c_right_after_the_spawn_still_leaves_a_record(tmp_path: Path,
-                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])
+def test_an_interrupt_right_after_the_spawn_still_leaves_a_record(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stop_signal: signal.Signals) -> None:
     settings = new_lab_settings(tmp_path)
     real_popen = subprocess.Popen
 
     def popen_then_ctrl_c(*args: object, **kwargs: object) -> subprocess.Popen[bytes]:
         child = real_popen(*args, **kwargs)  # type: ignore[call-overload]
-        os.kill(os.getpid(), signal.SIGINT)  # the learner's Ctrl-C, the instant the child exists
+        os.kill(os.getpid(), stop_signal)  # Ctrl-C or `kill`, the instant the child exists
         return child
 
     monkeypatch.setattr(processes.subprocess, "Popen", popen_then_ctrl_c)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    interrupt_on_stop_signals()  # what lab_main and the test session do
     try:
         with pytest.raises(KeyboardInterrupt):
             processes.start_process(settings, "sleeper", SLEEPER, port=0)
@@ -42,8 +44,15 @@ def test_a_ctrl_c_right_after_the_spawn_still_leaves_a_record(tmp_path: Path,
 def test_the_held_ctrl_c_is_delivered_when_the_block_ends() -> None:
     signal.signal(signal.SIGINT, signal.default_int_handler)
     reached_the_end_of_the_block = False
-    with pytest.raises(KeyboardInterrupt), processes.interrupts_deferred():
+    with pytest.raises(KeyboardInterrupt), interrupts_deferred():
         os.kill(os.getpid(), signal.SIGINT)
         reached_the_end_of_the_block = True
     assert reached_the_end_of_the_block
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_a_held_sigterm_is_delivered_as_terminated_when_the_block_ends() -> None:
+    interrupt_on_stop_signals()
+    with pytest.raises(Terminated), interrupts_deferred():
+        os.kill(os.getpid(), signal.SIGTERM)
+    assert signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from rich.table import Table
 
+from milvus_lab import interrupts
 from milvus_lab.errors import LabError
 from milvus_lab.report import console, jsonable
 from milvus_lab.verification import Verification
@@ -32,13 +33,13 @@ def flag_values(args: argparse.Namespace) -> dict[str, object]:
 
 
 def outcome(code: int) -> str:
-    return {0: "passed", 1: "failed", 2: "error", 130: "interrupted"}.get(code, "error")
+    return {0: "passed", 1: "failed", 2: "error", 130: "interrupted", 143: "interrupted"}.get(code, "error")
 
 
 def build(spec: LabSpec, args: argparse.Namespace, run: LabRun | None, started: datetime, code: int,
-          error: LabError | None, interrupted: bool) -> dict[str, object]:
+          error: LabError | None, interrupted: KeyboardInterrupt | None) -> dict[str, object]:
     finished = datetime.now(timezone.utc)
-    message = ("interrupted (Ctrl-C)" if interrupted else error.message if error
+    message = (f"interrupted ({interrupts.cause(interrupted)})" if interrupted is not None else error.message if error
                else "; ".join(run.failures) if run and run.failures
                else failure_summary(run) if run and run.failed else "ok")
     return {

@@ -12,7 +12,6 @@ import argparse
 import ast
 import importlib.util
 import inspect
-import signal
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -24,7 +23,7 @@ from typing import Generic, TypeVar
 
 from rich.markup import escape
 
-from milvus_lab import lab_report, processes
+from milvus_lab import interrupts, lab_report, processes
 from milvus_lab.errors import LabError, PrerequisiteError, VerificationFailed
 from milvus_lab.locks import RunLock
 from milvus_lab.preflight import preflight
@@ -309,13 +308,12 @@ def lab_main(spec: LabSpec, lesson: Lesson, argv: list[str] | None = None,
     if add_arguments:
         add_arguments(parser)
     args = parser.parse_args(argv)
-    # Ctrl-C must interrupt even when the shell started us with SIGINT ignored (`cmd &`)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    interrupts.interrupt_on_stop_signals()  # Ctrl-C and SIGTERM both end in the clean-up below
     started = datetime.now(timezone.utc)
     run: LabRun | None = None
     error: LabError | None = None
     bug: Exception | None = None
-    interrupted = False
+    interrupted: KeyboardInterrupt | None = None
     try:
         if check_arguments:
             check_arguments(args)
@@ -346,8 +344,8 @@ def lab_main(spec: LabSpec, lesson: Lesson, argv: list[str] | None = None,
             run_lesson(run, lesson)
     except LabError as exc:
         error = exc
-    except KeyboardInterrupt:
-        interrupted = True
+    except KeyboardInterrupt as interrupt:  # Ctrl-C, or SIGTERM as interrupts.Terminated
+        interrupted = interrupt
     except Exception as exc:  # a bug: still clean up and write the report, then show the traceback
         bug = exc
         error = VerificationFailed(f"unexpected {type(exc).__name__} in the lab: {exc} (traceback below)",
@@ -362,15 +360,15 @@ def lab_main(spec: LabSpec, lesson: Lesson, argv: list[str] | None = None,
 
 
 def finish(spec: LabSpec, args: argparse.Namespace, run: LabRun | None, started: datetime,
-           error: LabError | None, interrupted: bool) -> int:
+           error: LabError | None, interrupted: KeyboardInterrupt | None) -> int:
     """The verification table, the one-line outcome, the JSON report; return the exit code."""
     if run is not None:
         lab_report.print_verifications(run.verifications)
         if error is not None and error.exit_code == 1:
             run.failures.append(error.message)
     code = exit_code(run, error, interrupted)
-    if interrupted:
-        console.print("\n[yellow]Interrupted.[/] Traffic and aliases point at the last verified version.\n"
+    if interrupted is not None:
+        console.print(f"\n[yellow]Interrupted ({interrupts.cause(interrupted)}).[/] Traffic and aliases point at the last verified version.\n"
                       f"  clean up with: {spec.command} --cleanup")
     elif error is not None:
         label = "verification failed" if error.exit_code == 1 else "cannot run"
@@ -466,15 +464,15 @@ def notebook_finish(run: LabRun) -> int:
     """The last notebook cell: cleanup callbacks, the table and the report; fails loudly when the lab failed."""
     started = datetime.fromisoformat(str(run.section.pop("started_at")))
     run.run_exit_callbacks()
-    code = finish(run.spec, run.args, run, started, None, False)
+    code = finish(run.spec, run.args, run, started, None, None)
     if code != 0:
         raise AssertionError(f"lab {run.spec.number} exited with {code}: read the output above")
     return code
 
 
-def exit_code(run: LabRun | None, error: LabError | None, interrupted: bool) -> int:
-    if interrupted:
-        return 130
+def exit_code(run: LabRun | None, error: LabError | None, interrupted: KeyboardInterrupt | None) -> int:
+    if interrupted is not None:
+        return interrupts.exit_code(interrupted)
     if error is not None:
         return error.exit_code
     return 1 if run is not None and run.failed else 0

@@ -15,13 +15,13 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from milvus_lab.errors import PrerequisiteError
+from milvus_lab.interrupts import interrupts_deferred
 from milvus_lab.polling import poll_until
 from milvus_lab.settings import Settings
 
@@ -263,31 +263,6 @@ def log_tail(path: str | Path, lines: int = 12) -> str:
         return "\n".join(Path(path).read_text(errors="replace").splitlines()[-lines:])
     except OSError:
         return "(no log)"
-
-
-@contextlib.contextmanager
-def interrupts_deferred() -> Iterator[None]:
-    """Hold Ctrl-C (SIGINT) until the block ends, then deliver it.
-
-    Why: a child spawned but not yet recorded is invisible to the run's clean-up, so a Ctrl-C
-    that lands between the spawn and the record leaves a server running untracked, holding its
-    port (CI: every later lab 03 run in that state dir said "port ... is in use"). Only the main
-    thread receives signals, so elsewhere there is nothing to hold.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    caught: list[int] = []
-    previous = signal.signal(signal.SIGINT, lambda signum, _frame: caught.append(signum))
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-        if caught:
-            if callable(previous):
-                previous(signal.SIGINT, None)
-            elif previous == signal.SIG_DFL:
-                os.kill(os.getpid(), signal.SIGINT)
 
 
 def start_process(

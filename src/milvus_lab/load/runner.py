@@ -31,8 +31,8 @@ from pathlib import Path
 from types import TracebackType
 from urllib.parse import urlparse
 
-from milvus_lab import processes
 from milvus_lab.errors import PrerequisiteError, VerificationFailed
+from milvus_lab.interrupts import interrupts_deferred
 from milvus_lab.load.locust_main import PARENT_ENV
 from milvus_lab.load.result import LiveStats, LoadFiles, LoadResult, Mark
 from milvus_lab.load.timeline import TIMELINE_ENV, TimelineReader
@@ -273,7 +273,7 @@ def start_locust(
     full_env = {**os.environ, **(env or {}), TIMELINE_ENV: str(files.timeline),
                 PARENT_ENV: str(os.getpid()), "PYTHONUNBUFFERED": "1"}
     # Ctrl-C is held until the run is registered, so the lab's clean-up can stop it
-    with processes.interrupts_deferred(), open(files.log, "ab") as log:
+    with interrupts_deferred(), open(files.log, "ab") as log:
         process = subprocess.Popen(
             argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             env=full_env, cwd=out, start_new_session=True,  # our Ctrl-C is ours to handle

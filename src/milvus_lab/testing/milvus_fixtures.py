@@ -23,7 +23,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import threading
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -33,6 +32,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from milvus_lab import processes
+from milvus_lab.interrupts import interrupt_on_stop_signals
 from milvus_lab.milvus import server
 from milvus_lab.milvus.collections import IndexSpec, ensure_collection
 from milvus_lab.milvus.datasets import Dataset, DatasetSpec, generate
@@ -152,8 +152,7 @@ def pytest_configure(config: pytest.Config) -> None:
     whose default ends pytest at once: the shared Milvus Lite server and replicas outlived it,
     holding their ports. As a KeyboardInterrupt, pytest tears the session down first.
     """
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, signal.default_int_handler)
+    interrupt_on_stop_signals()
 
 
 @pytest.fixture(scope="session", autouse=True)
