@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from milvus_lab.errors import PrerequisiteError
+from milvus_lab.processes import stat_fields
 
 APT_PACKAGES = ("docker.io", "runc", "mmdebstrap")
 INSTALL_COMMAND = "apt-get update && apt-get install -y " + " ".join(APT_PACKAGES)
@@ -223,7 +224,7 @@ def _alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     try:  # a zombie has exited
-        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
+        return stat_fields(Path(f"/proc/{pid}/stat"))[0] != "Z"
     except OSError:
         return False
 

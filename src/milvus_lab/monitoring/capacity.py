@@ -33,6 +33,7 @@ import numpy as np
 
 from milvus_lab.milvus.client import quiet_pymilvus
 from milvus_lab.milvus.collections import IndexSpec
+from milvus_lab.processes import stat_fields
 from milvus_lab.settings import Settings
 
 Progress = Callable[[str, float], None]
@@ -129,7 +130,7 @@ def process_tree_rss(pid: int) -> int:
     children: dict[int, list[int]] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         with contextlib.suppress(OSError, ValueError, IndexError):
-            fields = stat.read_text().rsplit(")", 1)[1].split()
+            fields = stat_fields(stat)
             children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
     total, todo, seen = 0, [pid], set()
     while todo:

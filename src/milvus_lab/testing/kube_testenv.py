@@ -36,6 +36,7 @@ import yaml
 from milvus_lab import pki
 from milvus_lab.errors import LabError, PrerequisiteError
 from milvus_lab.pki import write_private
+from milvus_lab.processes import stat_fields
 
 #: Must match tools/kube-testenv/k8s/go.mod (a test checks it).
 K8S_VERSION = "v1.33.13"
@@ -247,10 +248,9 @@ class State:
 def _proc_stat(pid: int) -> tuple[str, int] | None:
     """(state letter, start time in clock ticks) from /proc, or None if gone."""
     try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
+        fields = stat_fields(Path(f"/proc/{pid}/stat"))
     except OSError:
         return None
-    fields = raw[raw.rindex(")") + 2 :].split()
     return fields[0], int(fields[19])
 
 
